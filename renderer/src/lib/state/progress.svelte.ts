@@ -1,0 +1,218 @@
+import type { EventPayload, PipelineEventData, RunStatus } from '../../../../shared/ipc.js';
+import type { AppManager } from './app.svelte.js';
+import type { RunFormManager } from './run-form.svelte.js';
+
+export type StepStatus = 'pending' | 'running' | 'done';
+
+export interface LayerProgress {
+  block: number;
+  name: string;
+  status: StepStatus;
+  relativeError: number | null;
+  sparsity: number | null;
+  seconds: number | null;
+}
+
+export interface TracePoint {
+  iteration: number;
+  rho: number;
+  objective: number;
+  supportChange: number;
+}
+
+/** Log lines kept per run; older lines are dropped from the view. */
+const MAX_LOG_LINES = 400;
+
+/** Live state of one run, rebuilt from its pipeline events. */
+export class LiveRun {
+  status = $state<RunStatus>('running');
+  /** Fraction of the pruning work done, in [0, 1]. */
+  fraction = $state(0);
+  secondsLeft = $state<number | null>(null);
+  blocks = $state<StepStatus[]>([]);
+  layers = $state<LayerProgress[]>([]);
+  currentLayer = $state<string | null>(null);
+  /** ADMM trace of the layer in progress (ALPS only). */
+  trace = $state<TracePoint[]>([]);
+  log = $state<string[]>([]);
+  error = $state<string | null>(null);
+  densePerplexity = $state<number | null>(null);
+  prunedPerplexity = $state<number | null>(null);
+  outputPath = $state<string | null>(null);
+
+  constructor(readonly runId: string) {}
+
+  apply(event: PipelineEventData): void {
+    this.#log(event);
+    switch (event.type) {
+      case 'run-started':
+        this.blocks = Array.from({ length: event.blocks }, (_, index) => (index < event.startBlock ? 'done' : 'pending'));
+        break;
+      case 'block-started':
+        this.blocks[event.block] = 'running';
+        break;
+      case 'block-finished':
+        this.blocks[event.block] = 'done';
+        this.fraction = event.progress;
+        this.secondsLeft = event.secondsLeft;
+        break;
+      case 'layer-started':
+        this.currentLayer = event.name;
+        this.trace = [];
+        this.layers.push({ block: event.block, name: event.name, status: 'running', relativeError: null, sparsity: null, seconds: null });
+        break;
+      case 'iteration':
+        this.trace.push({ iteration: event.iteration, rho: event.rho, objective: event.objective, supportChange: event.supportChange });
+        break;
+      case 'layer-finished': {
+        const layer = this.layers.find((entry) => entry.block === event.block && entry.name === event.name);
+        if (layer) {
+          layer.status = 'done';
+          layer.relativeError = event.relativeError;
+          layer.sparsity = event.sparsity;
+          layer.seconds = event.seconds;
+        }
+        this.fraction = event.progress;
+        this.secondsLeft = event.secondsLeft;
+        break;
+      }
+      case 'evaluation-finished':
+        if (event.model === 'dense') this.densePerplexity = event.perplexity;
+        else this.prunedPerplexity = event.perplexity;
+        break;
+      case 'run-finished':
+        this.fraction = 1;
+        this.secondsLeft = null;
+        this.outputPath = event.out;
+        this.status = 'finished';
+        break;
+      case 'run-cancelled':
+        this.secondsLeft = null;
+        this.status = 'cancelled';
+        break;
+      case 'run-failed':
+        this.secondsLeft = null;
+        this.status = 'failed';
+        this.error = event.error.message;
+        break;
+      default:
+        break;
+    }
+  }
+
+  #log(event: PipelineEventData): void {
+    if (event.type === 'iteration') return;
+    const time = new Date(event.time).toLocaleTimeString();
+    this.log.push(`${time}  ${describeEvent(event)}`);
+    if (this.log.length > MAX_LOG_LINES) this.log.splice(0, this.log.length - MAX_LOG_LINES);
+  }
+}
+
+/** One log line for a pipeline event. */
+export function describeEvent(event: PipelineEventData): string {
+  switch (event.type) {
+    case 'run-started':
+      return `Run started: ${event.method} at ${event.targets.default} on ${event.model}, ${event.blocks} blocks, ${event.layers} layers, from block ${event.startBlock}`;
+    case 'block-started':
+      return `Block ${event.block + 1} of ${event.blocks} started`;
+    case 'layer-started':
+      return `Layer ${event.name} (${event.kind}, target ${event.target}) started`;
+    case 'layer-finished':
+      return `Layer ${event.name}: relative error ${event.relativeError.toExponential(3)}, sparsity ${event.sparsity.toFixed(4)}, ${event.seconds.toFixed(2)} s`;
+    case 'block-finished':
+      return `Block ${event.block + 1} of ${event.blocks} finished in ${event.seconds.toFixed(1)} s`;
+    case 'evaluation-started':
+      return `Evaluating the ${event.model} model on ${event.windows} windows`;
+    case 'evaluation-finished':
+      return `Perplexity of the ${event.model} model: ${event.perplexity.toFixed(3)} (${event.seconds.toFixed(1)} s)`;
+    case 'saving-started':
+      return `Saving the pruned model to ${event.out}`;
+    case 'run-finished':
+      return `Run finished in ${event.seconds.toFixed(1)} s, overall sparsity ${event.overallSparsity.toFixed(4)}`;
+    case 'run-cancelled':
+      return `Run cancelled after ${event.seconds.toFixed(1)} s`;
+    case 'run-failed':
+      return `Run failed: ${event.error.message}`;
+    case 'iteration':
+      return `${event.layer} iteration ${event.iteration}: objective ${event.objective}, rho ${event.rho}`;
+  }
+}
+
+/**
+ * Starts runs (one per target of a sweep) and follows their events. The
+ * Progress screen shows `current`: the sweep's running run, or its last run
+ * once all have ended.
+ */
+export class ProgressManager {
+  #runs = $state<LiveRun[]>([]);
+  #starting = $state(false);
+  #current = $derived(this.#runs.find((run) => run.status === 'running') ?? this.#runs.at(-1) ?? null);
+
+  constructor(private readonly app: AppManager) {}
+
+  get runs(): LiveRun[] {
+    return this.#runs;
+  }
+
+  get current(): LiveRun | null {
+    return this.#current;
+  }
+
+  get starting(): boolean {
+    return this.#starting;
+  }
+
+  get active(): boolean {
+    return this.#runs.some((run) => run.status === 'running');
+  }
+
+  /** Subscribes to the backend's run events; returns the function that unsubscribes. */
+  connect(): () => void {
+    const offEvent = this.app.transport.on('run.event', (payload) => this.#onEvent(payload));
+    const offStatus = this.app.transport.on('run.status', (payload) => this.#onStatus(payload));
+    return () => {
+      offEvent();
+      offStatus();
+    };
+  }
+
+  async start(form: RunFormManager): Promise<boolean> {
+    if (!form.valid || this.#starting) return false;
+    this.#starting = true;
+    try {
+      const result = await this.app.call('Starting the run', 'run.start', { settings: form.toRequest() });
+      if (!result) return false;
+      this.#runs = result.runIds.map((runId) => new LiveRun(runId));
+      this.app.show('progress');
+      return true;
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  /** Follows a run that another action started, such as a resumed run. */
+  follow(runId: string): void {
+    this.#runs = [new LiveRun(runId)];
+    this.app.show('progress');
+  }
+
+  /** Cancels every run of the sweep that has not ended. */
+  async cancel(): Promise<void> {
+    for (const run of this.#runs) {
+      if (run.status === 'running') await this.app.call('Cancelling the run', 'run.cancel', { runId: run.runId });
+    }
+  }
+
+  #onEvent(payload: EventPayload<'run.event'>): void {
+    const run = this.#runs.find((entry) => entry.runId === payload.runId);
+    run?.apply(payload.event);
+  }
+
+  #onStatus(payload: EventPayload<'run.status'>): void {
+    const run = this.#runs.find((entry) => entry.runId === payload.runId);
+    if (!run) return;
+    run.status = payload.status;
+    if (payload.status !== 'running') run.secondsLeft = null;
+    if (payload.status === 'failed' && payload.error) run.error = payload.error.message;
+  }
+}
