@@ -45,7 +45,10 @@ export function linearScale(min: number, max: number, from: number, to: number):
 
 /** A base-10 logarithmic scale; values must be positive, and others map to the lower edge. */
 export function logScale(min: number, max: number, from: number, to: number): Scale {
-  const low = Math.floor(Math.log10(min));
+  // A value exactly at a power of ten would sit on the lower edge and draw a
+  // bar of zero height, so the axis then starts one decade lower.
+  let low = Math.floor(Math.log10(min));
+  if (Math.log10(min) - low < 0.05) low -= 1;
   const high = Math.max(Math.ceil(Math.log10(max)), low + 1);
   const ticks: number[] = [];
   for (let exponent = low; exponent <= high; exponent += 1) ticks.push(10 ** exponent);

@@ -114,13 +114,13 @@ export function describeEvent(event: PipelineEventData): string {
     case 'run-started':
       return `Run started: ${event.method} at ${event.targets.default} on ${event.model}, ${event.blocks} blocks, ${event.layers} layers, from block ${event.startBlock}`;
     case 'block-started':
-      return `Block ${event.block + 1} of ${event.blocks} started`;
+      return `Block ${event.block} started (blocks 0 to ${event.blocks - 1})`;
     case 'layer-started':
       return `Layer ${event.name} (${event.kind}, target ${event.target}) started`;
     case 'layer-finished':
       return `Layer ${event.name}: relative error ${event.relativeError.toExponential(3)}, sparsity ${event.sparsity.toFixed(4)}, ${event.seconds.toFixed(2)} s`;
     case 'block-finished':
-      return `Block ${event.block + 1} of ${event.blocks} finished in ${event.seconds.toFixed(1)} s`;
+      return `Block ${event.block} finished in ${event.seconds.toFixed(1)} s`;
     case 'evaluation-started':
       return `Evaluating the ${event.model} model on ${event.windows} windows`;
     case 'evaluation-finished':
