@@ -1,0 +1,65 @@
+/**
+ * Projection of a weight matrix onto a sparsity target, as ALPS uses it:
+ * keep exactly the allowed count of largest-magnitude entries.
+ *
+ * Layout: Z, D [rows = out, cols = in], row-major, so an N:M group is M
+ * consecutive entries of one row.
+ */
+import type { Target } from '../types.js';
+import { markSmallest, markSmallestInGroup } from '../linalg/select.js';
+
+/** Number of weights a target keeps: round((1 − s)·rows·cols) for a fraction, rows·cols·N/M for N:M. */
+export function keptCount(target: Target, rows: number, cols: number): number {
+  const total = rows * cols;
+  if (target.kind === 'fraction') return Math.round((1 - target.sparsity) * total);
+  return (total / target.m) * target.n;
+}
+
+export class TargetProjector {
+  /** Entries kept by every projection. */
+  readonly kept: number;
+  private readonly magnitudes: Float32Array;
+  private readonly scratch: Float32Array;
+  private readonly pruned: Uint8Array;
+
+  constructor(
+    private readonly target: Target,
+    private readonly rows: number,
+    private readonly cols: number,
+  ) {
+    if (target.kind === 'nm' && cols % target.m !== 0) {
+      throw new RangeError(`Pattern ${target.n}:${target.m} needs the input size ${cols} to be a multiple of ${target.m}.`);
+    }
+    this.kept = keptCount(target, rows, cols);
+    const total = rows * cols;
+    this.magnitudes = new Float32Array(total);
+    this.scratch = new Float32Array(target.kind === 'fraction' ? total : 0);
+    this.pruned = new Uint8Array(total);
+  }
+
+  /**
+   * Writes into `D` the entries of `Z` that the target keeps (others 0) and
+   * into `support` 1 for kept and 0 for pruned positions.
+   */
+  project(Z: Float32Array, D: Float32Array, support: Uint8Array): void {
+    const { rows, cols, target, magnitudes, pruned } = this;
+    const total = rows * cols;
+    for (let t = 0; t < total; t++) magnitudes[t] = Math.abs(Z[t]);
+    pruned.fill(0);
+
+    if (target.kind === 'fraction') {
+      markSmallest(magnitudes, 0, total, total - this.kept, pruned, this.scratch);
+    } else {
+      const removed = target.m - target.n;
+      for (let offset = 0; offset < total; offset += target.m) {
+        markSmallestInGroup(magnitudes, offset, target.m, removed, pruned);
+      }
+    }
+
+    for (let t = 0; t < total; t++) {
+      const keep = pruned[t] === 0;
+      support[t] = keep ? 1 : 0;
+      D[t] = keep ? Z[t] : 0;
+    }
+  }
+}
