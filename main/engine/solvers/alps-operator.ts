@@ -36,12 +36,15 @@ export class ShiftedInverse {
 
   /**
    * @param q Q as a float32 tensor [n, n], owned by the caller.
+   * @param qTransposed Qᵀ as a float32 tensor, owned by the caller (products with
+   *   a transposed operand run many times slower on the wasm backend).
    * @param qValues the same Q as a typed array (rows of Q are solved to rebuild M).
    */
   constructor(
     private readonly tf: Tf,
     private readonly tridiagonal: Tridiagonalization,
     private readonly q: Tensor2D,
+    private readonly qTransposed: Tensor2D,
     private readonly qValues: Float32Array,
     readonly strategy: InverseStrategy,
     private readonly timer: StepTimer,
@@ -58,7 +61,7 @@ export class ShiftedInverse {
     this.timer.time('inverse rebuild', () => {
       const qTimesInverse = this.qValues.slice();
       solveShiftedTridiagonalRows(this.factor!, qTimesInverse, n);
-      const inverse = multiply(this.tf, qTimesInverse, n, n, this.q, true);
+      const inverse = multiply(this.tf, qTimesInverse, n, n, this.qTransposed);
       this.explicitInverse?.dispose();
       this.explicitInverse = toTensor(this.tf, inverse, n, n);
     });
@@ -72,7 +75,7 @@ export class ShiftedInverse {
     }
     const rotated = this.timer.time('admm matmul', () => multiply(this.tf, R, rows, n, this.q));
     this.timer.time('tridiagonal solve', () => solveShiftedTridiagonalRows(this.factor!, rotated, rows));
-    return this.timer.time('admm matmul', () => multiply(this.tf, rotated, rows, n, this.q, true));
+    return this.timer.time('admm matmul', () => multiply(this.tf, rotated, rows, n, this.qTransposed));
   }
 
   dispose(): void {

@@ -31,9 +31,10 @@ export interface AlpsPreparation {
   /** Hn as float32 [n, n]. */
   hessian: Tensor2D;
   tridiagonal: Tridiagonalization;
-  /** Q of Hn = Q T Qᵀ as float32 [n, n], as a tensor and as a typed array. */
+  /** Q of Hn = Q T Qᵀ as float32 [n, n], as a tensor and as a typed array, and Qᵀ as a tensor. */
   q: Tensor2D;
   qValues: Float32Array;
+  qTransposed: Tensor2D;
   dispose(): void;
 }
 
@@ -70,7 +71,12 @@ export async function prepareAlps(
     const qStart = performance.now();
     const qValues = new Float32Array(await runCancellable(formQSteps(tridiagonal), signal));
     timer.add('form Q', (performance.now() - qStart) / 1000);
+    const transposed = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) transposed[j * n + i] = qValues[i * n + j];
+    }
     const q = toTensor(tf, qValues, n, n);
+    const qTransposed = toTensor(tf, transposed, n, n);
     return {
       n,
       scale,
@@ -78,9 +84,11 @@ export async function prepareAlps(
       tridiagonal,
       q,
       qValues,
+      qTransposed,
       dispose() {
         hessian.dispose();
         q.dispose();
+        qTransposed.dispose();
       },
     };
   } catch (error) {
@@ -109,6 +117,7 @@ export async function solveAlpsLayer(
   const { n, scale } = prepared;
   const rows = layer.rows;
   const total = rows * n;
+  if (target.kind === 'fraction' && target.sparsity === 0) return { W: layer.W.slice(), iterations: 0, trace: [] };
 
   const B0 = new Float32Array(total);
   for (let r = 0; r < rows; r++) {
@@ -138,6 +147,7 @@ export async function solveAlpsLayer(
     tf,
     prepared.tridiagonal,
     prepared.q,
+    prepared.qTransposed,
     prepared.qValues,
     chooseStrategy(n, rows, settings.checkEvery),
     timer,

@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
+import { relativeError } from '../../main/engine/linalg/relative-error.js';
+import { markSmallest, markSmallestInGroup, selectInPlace } from '../../main/engine/linalg/select.js';
+import {
+  factorShiftedTridiagonal,
+  formQ,
+  solveShiftedTridiagonalRows,
+  tridiagonalize,
+} from '../../main/engine/linalg/tridiagonal.js';
+
+/** Deterministic uniform numbers in [0, 1) (mulberry32). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A = XᵀX + shift·I for a random X [2n, n]. */
+function randomSpd(n: number, seed: number, shift = 0.1): Float64Array {
+  const next = random(seed);
+  const tokens = 2 * n;
+  const X = Float64Array.from({ length: tokens * n }, () => next() - 0.5);
+  const A = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let t = 0; t < tokens; t++) sum += X[t * n + i] * X[t * n + j];
+      A[i * n + j] = sum + (i === j ? shift : 0);
+    }
+  }
+  return A;
+}
+
+/** Solves the dense system A x = b by Gaussian elimination with partial pivoting, in float64. */
+function solveDense(A: Float64Array, b: Float64Array, n: number): Float64Array {
+  const M = A.slice();
+  const x = b.slice();
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]) > Math.abs(M[pivot * n + col])) pivot = r;
+    for (let c = 0; c < n; c++) [M[col * n + c], M[pivot * n + c]] = [M[pivot * n + c], M[col * n + c]];
+    [x[col], x[pivot]] = [x[pivot], x[col]];
+    for (let r = col + 1; r < n; r++) {
+      const factor = M[r * n + col] / M[col * n + col];
+      for (let c = col; c < n; c++) M[r * n + c] -= factor * M[col * n + c];
+      x[r] -= factor * x[col];
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let sum = x[r];
+    for (let c = r + 1; c < n; c++) sum -= M[r * n + c] * x[c];
+    x[r] = sum / M[r * n + r];
+  }
+  return x;
+}
+
+describe('selectInPlace', () => {
+  it('matches a sorted copy at every index', () => {
+    const next = random(1);
+    const values = Float64Array.from({ length: 101 }, () => Math.floor(next() * 20));
+    const sorted = values.slice().sort();
+    for (let k = 0; k < values.length; k++) {
+      expect(selectInPlace(values.slice(), k)).toBe(sorted[k]);
+    }
+  });
+
+  it('handles constant input', () => {
+    expect(selectInPlace(new Float32Array(1000).fill(3), 517)).toBe(3);
+  });
+
+  it('rejects an index out of range', () => {
+    expect(() => selectInPlace(new Float32Array(3), 3)).toThrow(/out of range/);
+  });
+});
+
+describe('markSmallest', () => {
+  it('marks exactly count entries when many tie', () => {
+    const scores = new Float32Array([2, 1, 1, 1, 1, 0, 5, 1]);
+    const mask = new Uint8Array(scores.length);
+    markSmallest(scores, 0, scores.length, 3, mask, new Float32Array(scores.length));
+    // 0 first, then the two lowest-index ones among the tied 1s.
+    expect(Array.from(mask)).toEqual([0, 1, 1, 0, 0, 1, 0, 0]);
+  });
+
+  it('respects offset and length', () => {
+    const scores = new Float64Array([9, 9, 3, 1, 2, 9]);
+    const mask = new Uint8Array(scores.length);
+    markSmallest(scores, 2, 3, 2, mask, new Float64Array(3));
+    expect(Array.from(mask)).toEqual([0, 0, 0, 1, 1, 0]);
+  });
+
+  it('marks by group with ties broken by index', () => {
+    const scores = new Float32Array([1, 1, 1, 1, 4, 3, 2, 1]);
+    const mask = new Uint8Array(scores.length);
+    markSmallestInGroup(scores, 0, 4, 2, mask);
+    markSmallestInGroup(scores, 4, 4, 2, mask);
+    expect(Array.from(mask)).toEqual([1, 1, 0, 0, 0, 0, 1, 1]);
+  });
+});
+
+describe('tridiagonalize', () => {
+  for (const n of [1, 2, 3, 5, 40]) {
+    it(`reconstructs A = Q T Qᵀ for n = ${n}`, () => {
+      const A = randomSpd(n, 10 + n);
+      const original = A.slice();
+      const factor = tridiagonalize(A, n);
+      const Q = formQ(factor);
+
+      let maxError = 0;
+      let maxOrthogonality = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          let reconstructed = 0;
+          let gram = 0;
+          for (let k = 0; k < n; k++) {
+            let qt = Q[i * n + k] * factor.diagonal[k];
+            if (k > 0) qt += Q[i * n + k - 1] * factor.offDiagonal[k - 1];
+            if (k < n - 1) qt += Q[i * n + k + 1] * factor.offDiagonal[k];
+            reconstructed += qt * Q[j * n + k];
+            gram += Q[i * n + k] * Q[j * n + k];
+          }
+          maxError = Math.max(maxError, Math.abs(reconstructed - original[i * n + j]));
+          maxOrthogonality = Math.max(maxOrthogonality, Math.abs(gram - (i === j ? 1 : 0)));
+        }
+      }
+      expect(maxError).toBeLessThan(1e-11);
+      expect(maxOrthogonality).toBeLessThan(1e-13);
+    });
+  }
+
+  it('keeps a matrix that is already diagonal', () => {
+    const n = 4;
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) A[i * n + i] = i + 1;
+    const factor = tridiagonalize(A, n);
+    expect(Array.from(factor.diagonal)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(factor.offDiagonal)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('solveShiftedTridiagonalRows', () => {
+  it('matches a dense float64 solve of (T + σI) x = b', () => {
+    const n = 30;
+    const factor = tridiagonalize(randomSpd(n, 7), n);
+    const shift = 0.37;
+    const dense = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      dense[i * n + i] = factor.diagonal[i] + shift;
+      if (i < n - 1) {
+        dense[i * n + i + 1] = factor.offDiagonal[i];
+        dense[(i + 1) * n + i] = factor.offDiagonal[i];
+      }
+    }
+    const next = random(8);
+    const rows = 3;
+    const right = Float64Array.from({ length: rows * n }, () => next() - 0.5);
+    const solved = right.slice();
+    solveShiftedTridiagonalRows(factorShiftedTridiagonal(factor, shift), solved, rows);
+
+    for (let r = 0; r < rows; r++) {
+      const expected = solveDense(dense, right.subarray(r * n, (r + 1) * n), n);
+      for (let i = 0; i < n; i++) expect(solved[r * n + i]).toBeCloseTo(expected[i], 10);
+    }
+  });
+
+  it('rejects a shift that leaves T indefinite', () => {
+    const factor = tridiagonalize(new Float64Array([1, 0, 0, 1]), 2);
+    expect(() => factorShiftedTridiagonal(factor, -2)).toThrow(/not positive definite/);
+  });
+});
+
+describe('upperCholeskyOfInverse', () => {
+  it('gives an upper U with Uᵀ U A = I', () => {
+    const n = 25;
+    const A = randomSpd(n, 3);
+    const U = upperCholeskyOfInverse(A, n);
+    for (let i = 0; i < n; i++) {
+      expect(U[i * n + i]).toBeGreaterThan(0);
+      for (let j = 0; j < i; j++) expect(U[i * n + j]).toBe(0);
+    }
+    let maxError = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let k = 0; k < n; k++) {
+          let inverse = 0;
+          for (let m = 0; m < n; m++) inverse += U[m * n + i] * U[m * n + k];
+          sum += inverse * A[k * n + j];
+        }
+        maxError = Math.max(maxError, Math.abs(sum - (i === j ? 1 : 0)));
+      }
+    }
+    expect(maxError).toBeLessThan(1e-9);
+  });
+
+  it('rejects a matrix that is not positive definite', () => {
+    expect(() => upperCholeskyOfInverse(new Float64Array([1, 2, 2, 1]), 2)).toThrow(/not positive definite/);
+  });
+});
+
+describe('relativeError', () => {
+  it('matches the direct trace formula', () => {
+    const rows = 5;
+    const cols = 7;
+    const H = randomSpd(cols, 4);
+    const next = random(5);
+    const W = Float32Array.from({ length: rows * cols }, () => next() - 0.5);
+    const What = W.map((value, t) => (t % 3 === 0 ? 0 : value * 0.9));
+
+    let error = 0;
+    let dense = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < cols; i++) {
+        for (let j = 0; j < cols; j++) {
+          const h = H[i * cols + j];
+          error += (W[r * cols + i] - What[r * cols + i]) * h * (W[r * cols + j] - What[r * cols + j]);
+          dense += W[r * cols + i] * h * W[r * cols + j];
+        }
+      }
+    }
+    expect(relativeError(W, What, H, rows, cols)).toBeCloseTo(error / dense, 12);
+  });
+
+  it('is 0 for an unchanged matrix', () => {
+    const H = randomSpd(4, 6);
+    const W = new Float32Array([1, -2, 3, 0.5, 0.25, 1, -1, 2]);
+    expect(relativeError(W, W, H, 2, 4)).toBe(0);
+  });
+
+  it('rejects mismatched sizes', () => {
+    expect(() => relativeError(new Float32Array(6), new Float32Array(6), new Float32Array(4), 2, 3)).toThrow(/expected W/);
+  });
+});
