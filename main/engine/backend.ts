@@ -64,9 +64,7 @@ export function isNativeBackend(name: BackendName): boolean {
  * and cpu (or `requested` when given), exactly one for the native backends.
  */
 export function workerCountFor(backend: BackendName, requested?: number): number {
-  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
-    throw new InvalidInputError(`Worker count ${requested} is invalid: use a whole number of at least 1.`);
-  }
+  checkWorkerCount(requested);
   if (isNativeBackend(backend)) {
     if (requested !== undefined && requested > 1) {
       log.warn({ backend, requested }, 'native TensorFlow backends allow one engine thread per process; using 1 worker');
@@ -74,6 +72,13 @@ export function workerCountFor(backend: BackendName, requested?: number): number
     return 1;
   }
   return requested ?? availableParallelism();
+}
+
+/** Throws InvalidInputError unless `requested` is undefined or a whole number of at least 1. */
+export function checkWorkerCount(requested: number | undefined): void {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) {
+    throw new InvalidInputError(`Worker count ${requested} is invalid: use a whole number of at least 1.`);
+  }
 }
 
 interface Candidate {

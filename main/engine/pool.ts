@@ -17,10 +17,11 @@
  * call `close()` when done.
  */
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { moduleLogger } from '../log.js';
-import { BackendUnavailableError, parseBackendName, workerCountFor, type BackendInfo, type BackendName } from './backend.js';
+import { BackendUnavailableError, checkWorkerCount, parseBackendName, workerCountFor, type BackendInfo, type BackendName } from './backend.js';
 import { CancelledError, InvalidInputError, type IterationEvent, type LayerGroup, type LayerResult, type Method, type Target } from './types.js';
 
 const log = moduleLogger('engine.pool');
@@ -142,13 +143,32 @@ interface Slot {
   lastError: Error | null;
 }
 
-/** Resolves the worker entry: the TypeScript source under tsx in a checkout, the compiled .js in dist/. */
-function workerEntry(): { url: URL; execArgv: string[] } {
+/**
+ * Returns how to start a worker: the compiled worker.js beside this file in
+ * dist/, or, when running from the TypeScript sources, a small evaluated
+ * bootstrap that registers tsx in the new thread and then imports worker.ts.
+ * (`execArgv: ['--import', 'tsx']` does not work here: Node 20 rejects the
+ * .ts entry before the loader hooks apply.)
+ */
+function workerEntry(): { entry: URL | string; eval: boolean } {
   const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-  if (!fromSource) return { url, execArgv: [] };
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { url, execArgv: ['--import', tsxLoader] };
+  if (!fromSource) return { entry: new URL('./worker.js', import.meta.url), eval: false };
+  const tsxApi = tsxEsmApiUrl();
+  const source = new URL('./worker.ts', import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
+  return { entry: bootstrap, eval: true };
+}
+
+/**
+ * Returns the file URL of tsx's ESM `register` API, read from the `import`
+ * condition of its package exports (require.resolve would pick the CommonJS
+ * build, which fails to load from an evaluated worker).
+ */
+function tsxEsmApiUrl(): string {
+  const require = createRequire(import.meta.url);
+  const manifestPath = require.resolve('tsx/package.json');
+  const manifest = require(manifestPath) as { exports: Record<string, { import: { default: string } }> };
+  return pathToFileURL(join(dirname(manifestPath), manifest.exports['./esm/api']!.import.default)).href;
 }
 
 export class WorkerPool {
@@ -169,6 +189,7 @@ export class WorkerPool {
    */
   static async start(options: PoolOptions = {}): Promise<WorkerPool> {
     const requested = options.backend === undefined ? undefined : parseBackendName(options.backend);
+    checkWorkerCount(options.workers);
     const started = performance.now();
     const first = await spawnReady(0, requested);
     const size = workerCountFor(first.backend.name, options.workers);
@@ -408,10 +429,10 @@ export class WorkerPool {
 
 /** Starts one worker and waits for its backend; rejects with the worker's start error. */
 function spawnReady(index: number, backend: BackendName | undefined): Promise<{ slot: Slot; backend: BackendInfo }> {
-  const { url, execArgv } = workerEntry();
+  const { entry, eval: isEval } = workerEntry();
   const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   const workerData: WorkerStartData = { backend, cancelFlag };
-  const worker = new Worker(url, { workerData, execArgv });
+  const worker = new Worker(entry, { workerData, eval: isEval });
   const slot: Slot = { index, worker, cancelFlag, job: null, queries: new Map(), retiring: false, lastError: null };
   return new Promise((resolve, reject) => {
     const onMessage = (reply: WorkerReply) => {
