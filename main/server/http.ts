@@ -44,15 +44,15 @@ export const SERVER_DEFAULTS = {
 };
 
 /**
- * Content-Security-Policy of every response. Inline styles are allowed
- * because Svelte writes `style` attributes for computed layout (chart sizes,
- * progress bars); inline scripts are not.
+ * Content-Security-Policy of every response: scripts, styles and connections
+ * only from this origin, no inline scripts or styles, no framing. It matches
+ * the policy in renderer/index.html, so the page runs the same in Electron.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
   "font-src 'self'",
   "connect-src 'self'",
   "object-src 'none'",
