@@ -31,7 +31,7 @@ export interface ModelSummary {
   /** Storage dtype of the weights on disk: F32, F16 or BF16. */
   dtype: string;
   parameters: number;
-  /** Linears of one block, in forward order; the same for every block. */
+  /** Linears of block 0, in forward order; other blocks have the same shapes and groups under their own names (see CausalLM.linears). */
   linears: LinearInfo[];
   maxSequenceLength: number;
   bosTokenId: number | null;
@@ -42,6 +42,8 @@ export type InputCapture = (inputGroup: string, input: Float32Array, tokens: num
 
 export interface CausalLM {
   readonly summary: ModelSummary;
+  /** Linears of block `index` with their full tensor names (`summary.linears` lists block 0's), in forward order. */
+  linears(index: number): LinearInfo[];
   /** Token embedding (plus learned positions where the architecture has them): [tokens, hidden]. */
   embed(tokens: Int32Array, seqLen: number): Promise<Float32Array>;
   /** Reads block `index`'s weights into memory. */
