@@ -146,7 +146,7 @@ export function llama2cModelLayout(path: string, layout: Llama2cLayout): ModelLa
       maxSequenceLength: header.seqLen,
       bosTokenId: 1,
     },
-    spec,
+    spec: () => spec,
     block: (i) => ({
       attentionNorm: linear(`blocks.${i}.attention_norm`),
       q: linear(llama2cLinearName(i, 'wq')),

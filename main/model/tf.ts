@@ -3,7 +3,5 @@
  * its caller, which has already chosen and initialised a backend (wasm, cpu
  * or node), and never picks one itself.
  */
-import type * as tfCore from '@tensorflow/tfjs-core';
-
-export type TF = typeof tfCore;
-export type Tensor = tfCore.Tensor;
+export type TF = typeof import('@tensorflow/tfjs-core');
+export type Tensor = import('@tensorflow/tfjs-core').Tensor;

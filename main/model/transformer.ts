@@ -36,7 +36,8 @@ export interface BlockLayout {
 export interface ModelLayout {
   /** Summary without `linears`, which is derived from block 0's layout. */
   summary: Omit<ModelSummary, 'linears'>;
-  spec: BlockSpec;
+  /** Block math of block `index`; blocks differ only where a config windows some layers (Qwen2). */
+  spec(index: number): BlockSpec;
   block(index: number): BlockLayout;
   /** Token embedding [vocab, embedDim]. */
   embedding: TensorRef;
@@ -203,7 +204,7 @@ export class TransformerModel implements CausalLM {
     if (x.length % hidden !== 0) throw new Error(`Block input has ${x.length} values, not a multiple of hidden size ${hidden}.`);
     const input = this.tf.tensor2d(x, [x.length / hidden, hidden]);
     try {
-      const output = forwardBlock(this.tf, this.layout.spec, block.tensors, input, seqLen, capture);
+      const output = forwardBlock(this.tf, this.layout.spec(index), block.tensors, input, seqLen, capture);
       const values = (await output.data()) as Float32Array;
       output.dispose();
       return values;
@@ -218,7 +219,8 @@ export class TransformerModel implements CausalLM {
     if (x.length % hidden !== 0) throw new Error(`Head input has ${x.length} values, not a multiple of hidden size ${hidden}.`);
     const logits = tf.tidy(() => {
       let h: Tensor = tf.tensor2d(x, [x.length / hidden, hidden]);
-      if (this.finalNorm) h = applyNorm(tf, h, this.finalNorm, this.layout.spec.norm, this.layout.spec.normEps);
+      const spec = this.layout.spec(this.summary.blocks - 1);
+      if (this.finalNorm) h = applyNorm(tf, h, this.finalNorm, spec.norm, spec.normEps);
       if (this.projectOut) h = tf.matMul(h, this.projectOut, false, true);
       return applyLinear(tf, h, { weight: this.classifier, bias: null });
     });
