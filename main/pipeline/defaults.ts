@@ -5,14 +5,17 @@
  * them and a resume must use the same values.
  */
 export const PIPELINE_DEFAULTS = {
-  /** Tokens per `forwardBlock` call, rounded down to whole windows (at least one window). */
-  forwardChunkTokens: 4096,
+  /**
+   * Tokens per `forwardBlock` call, rounded down to whole windows (at least one window). Cancellation is checked
+   * between calls, so a call should take well under a second.
+   */
+  forwardChunkTokens: 1024,
   /** Logit entries (tokens × vocab) per `head` call in evaluation, rounded down to whole windows. */
   headChunkLogits: 8 * 1024 * 1024,
   /** Evaluation activations held at once (windows × seqLen × hidden float32), in bytes. */
   evaluationBatchBytes: 256 * 1024 * 1024,
-  /** How often long loops check the AbortSignal, in tokens processed. */
-  cancellationCheckTokens: 1024,
+  /** How often the H accumulation checks the AbortSignal, in tokens processed. */
+  cancellationCheckTokens: 64,
 } as const;
 
 /** Number of whole windows of `seqLen` tokens that fit in `budget` units at `perToken` units each (at least 1). */

@@ -6,6 +6,9 @@
  * mirrors it to the lower one. The sum runs over tokens in the order the
  * chunks arrive, so the same inputs in the same order give the same bits.
  */
+import { CancelledError } from '../engine/types.js';
+import { PIPELINE_DEFAULTS } from './defaults.js';
+
 export class HessianAccumulator {
   /** H [cols, cols], row-major; only the upper triangle is valid before `finish`. */
   readonly H: Float64Array;
@@ -15,14 +18,15 @@ export class HessianAccumulator {
     this.H = new Float64Array(cols * cols);
   }
 
-  /** Adds XᵀX of `x` [tokens, cols]. */
-  add(x: Float32Array, tokens: number): void {
+  /** Adds XᵀX of `x` [tokens, cols]; throws CancelledError soon after `signal` aborts. */
+  add(x: Float32Array, tokens: number, signal?: AbortSignal): void {
     const { cols, H } = this;
     if (x.length !== tokens * cols) {
       throw new Error(`Input of ${x.length} values does not match ${tokens} tokens × ${cols} features.`);
     }
     const row = new Float64Array(cols);
     for (let t = 0; t < tokens; t++) {
+      if (t % PIPELINE_DEFAULTS.cancellationCheckTokens === 0 && signal?.aborted) throw new CancelledError('The run was cancelled.');
       for (let j = 0; j < cols; j++) row[j] = x[t * cols + j]!;
       for (let i = 0; i < cols; i++) {
         const xi = row[i]!;

@@ -10,11 +10,13 @@
  *   run needs.
  */
 import type { LayerGroup, LayerResult, SolveOptions } from '../engine/types.js';
-import type { ModelSummary } from '../model/types.js';
 import type { PipelineEvent } from './events.js';
+import { evaluateModelImpl, inspectModelImpl, type EvaluateOptions, type EvaluationResult, type ModelInspection } from './inspect.js';
+import { runPruneImpl } from './run.js';
 import type { PruneOutcome, PruneSettings } from './settings.js';
 
 export type { PipelineEvent, PipelineEventType, TargetLabels } from './events.js';
+export { estimatePruneMemory, type EvaluateOptions, type EvaluationResult, type ModelInspection } from './inspect.js';
 export {
   PruneSettingsSchema,
   parsePruneSettings,
@@ -43,41 +45,22 @@ export interface PruneHooks {
   engine?: PipelineEngine;
 }
 
-export interface EvaluateOptions {
-  model: string;
-  tokenizer?: string;
-  /** Text file (plain or JSONL with `text`). */
-  file: string;
-  seqLen: number;
-  signal?: AbortSignal;
-}
-
-export interface EvaluationResult {
-  perplexity: number;
-  /** Mean negative log-likelihood per predicted token, in nats. */
-  nll: number;
-  windows: number;
-  predictedTokens: number;
-  seconds: number;
-}
-
-export type ModelInspection = ModelSummary & {
-  /** Estimate of the memory a prune run needs: one block's weights in float32, calibration activations and H matrices. */
-  estimatedMemoryBytes: number;
-};
-
+/**
+ * Prunes a model block by block and writes the output folder. Rejects with
+ * InvalidInputError for bad settings or paths (before any work), and with
+ * CancelledError when `hooks.signal` aborts; a cancelled or killed run can be
+ * continued with `resume: true` and the same settings and run folder.
+ */
 export async function runPrune(settings: PruneSettings, hooks: PruneHooks = {}): Promise<PruneOutcome> {
-  void settings;
-  void hooks;
-  throw new Error('runPrune is not implemented yet.');
+  return runPruneImpl(settings, hooks);
 }
 
+/** Measures one model's perplexity on a text file (windows of `seqLen`, tail dropped). */
 export async function evaluateModel(options: EvaluateOptions): Promise<EvaluationResult> {
-  void options;
-  throw new Error('evaluateModel is not implemented yet.');
+  return evaluateModelImpl(options);
 }
 
-export async function inspectModel(path: string): Promise<ModelInspection> {
-  void path;
-  throw new Error('inspectModel is not implemented yet.');
+/** Reads a model's summary and estimates the memory a prune run with `calibration` (default 64 × 256 tokens) needs. */
+export async function inspectModel(path: string, calibration?: { samples: number; seqLen: number }): Promise<ModelInspection> {
+  return inspectModelImpl(path, calibration);
 }

@@ -80,7 +80,7 @@ export async function pruneBlocks(options: BlockPruneOptions, linearsOf: BlockLi
           accumulator = new HessianAccumulator(input.length / tokens);
           accumulators.set(group, accumulator);
         }
-        accumulator.add(input, tokens);
+        accumulator.add(input, tokens, signal);
       });
 
       // Step 3: solve the groups concurrently.
