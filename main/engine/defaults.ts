@@ -37,6 +37,11 @@ export const ALPS_DEFAULTS = {
   pcgIterations: 10,
   /** Conjugate gradient stops once every output's masked residual norm is below this fraction of its right-hand side norm. */
   pcgRelativeTolerance: 1e-4,
+  /**
+   * Householder reflectors combined per product when forming Q of Hn = Q T Qᵀ.
+   * A speed setting with no effect on results beyond float32 rounding.
+   */
+  qBlockSize: 64,
 } as const;
 
 export const SPARSEGPT_DEFAULTS = {

@@ -1,13 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
 import { relativeError } from '../../main/engine/linalg/relative-error.js';
 import { markSmallest, markSmallestInGroup, selectInPlace } from '../../main/engine/linalg/select.js';
+import { runToEnd } from '../../main/engine/linalg/steps.js';
 import {
   factorShiftedTridiagonal,
   formQ,
+  formQBlockedSteps,
   solveShiftedTridiagonalRows,
   tridiagonalize,
 } from '../../main/engine/linalg/tridiagonal.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32). */
 function random(seed: number): () => number {
@@ -131,6 +139,19 @@ describe('tridiagonalize', () => {
       }
       expect(maxError).toBeLessThan(1e-11);
       expect(maxOrthogonality).toBeLessThan(1e-13);
+    });
+  }
+
+  for (const [n, blockSize] of [[3, 4], [9, 2], [40, 3], [40, 64]]) {
+    it(`forms the same Q blocked, n = ${n}, block ${blockSize}`, () => {
+      const factor = tridiagonalize(randomSpd(n, 20 + n), n);
+      const expected = formQ(factor);
+      const before = tf.memory().numTensors;
+      const blocked = runToEnd(formQBlockedSteps(tf, factor, blockSize));
+      expect(tf.memory().numTensors).toBe(before);
+      let maxDifference = 0;
+      for (let t = 0; t < expected.length; t++) maxDifference = Math.max(maxDifference, Math.abs(blocked[t] - expected[t]));
+      expect(maxDifference).toBeLessThan(1e-5);
     });
   }
 

@@ -9,6 +9,7 @@
  */
 
 import { runToEnd } from './steps.js';
+import type { Tf } from './tensor.js';
 
 export interface Tridiagonalization {
   n: number;
@@ -51,6 +52,8 @@ export function* tridiagonalizeSteps(A: Float64Array, n: number): Generator<void
 
   const p = new Float64Array(n);
   const w = new Float64Array(n);
+  const current = new Float64Array(n);
+  const next = new Float64Array(n);
   makeReflector(A, n, 0, tau, offDiagonal);
   multiplyLowerTriangle(A, n, 1, p);
 
@@ -81,9 +84,9 @@ export function* tridiagonalizeSteps(A: Float64Array, n: number): Generator<void
 
     if (k + 1 <= n - 3) {
       makeReflector(A, n, k + 1, tau, offDiagonal);
-      updateAndMultiply(A, n, k, w, p);
+      updateAndMultiply(A, n, k, w, p, current, next);
     } else {
-      updateAndMultiply(A, n, k, w, null);
+      updateAndMultiply(A, n, k, w, null, current, next);
     }
     yield;
   }
@@ -142,37 +145,82 @@ function multiplyLowerTriangle(A: Float64Array, n: number, start: number, p: Flo
 /**
  * Applies A −= v_k wᵀ + w v_kᵀ to the lower triangle of rows and columns
  * k + 2 .., and, when `p` is given, sets p = A_new v_{k+1} over the same range.
+ *
+ * Rows go in pairs so each load of w, v_k, v_{k+1} and p serves two rows;
+ * v_k and v_{k+1} are first copied out of A into `current` and `next`.
  */
-function updateAndMultiply(A: Float64Array, n: number, k: number, w: Float64Array, p: Float64Array | null): void {
+function updateAndMultiply(
+  A: Float64Array,
+  n: number,
+  k: number,
+  w: Float64Array,
+  p: Float64Array | null,
+  current: Float64Array,
+  next: Float64Array,
+): void {
   const start = k + 2;
-  const v = k * n;
+  current.set(A.subarray(k * n + start, k * n + n), start);
   if (p === null) {
     for (let i = start; i < n; i++) {
       const rowOffset = i * n;
-      const vi = A[v + i];
+      const vi = current[i];
       const wi = w[i];
-      for (let j = start; j <= i; j++) A[rowOffset + j] -= vi * w[j] + wi * A[v + j];
+      for (let j = start; j <= i; j++) A[rowOffset + j] -= vi * w[j] + wi * current[j];
     }
     return;
   }
-
-  const vNext = (k + 1) * n;
+  next.set(A.subarray((k + 1) * n + start, (k + 1) * n + n), start);
   p.fill(0, start, n);
-  for (let i = start; i < n; i++) {
+
+  let i = start;
+  for (; i + 1 < n; i += 2) {
+    const row0 = i * n;
+    const row1 = row0 + n;
+    const v0 = current[i];
+    const v1 = current[i + 1];
+    const w0 = w[i];
+    const w1 = w[i + 1];
+    const u0 = next[i];
+    const u1 = next[i + 1];
+    let sum0 = 0;
+    let sum1 = 0;
+    for (let j = start; j < i; j++) {
+      const wj = w[j];
+      const vj = current[j];
+      const uj = next[j];
+      const a0 = A[row0 + j] - v0 * wj - w0 * vj;
+      const a1 = A[row1 + j] - v1 * wj - w1 * vj;
+      A[row0 + j] = a0;
+      A[row1 + j] = a1;
+      sum0 += a0 * uj;
+      sum1 += a1 * uj;
+      p[j] += a0 * u0 + a1 * u1;
+    }
+    // The 2×2 corner: diagonal (i, i), element (i + 1, i), diagonal (i + 1, i + 1).
+    const d0 = A[row0 + i] - 2 * v0 * w0;
+    const corner = A[row1 + i] - v1 * w0 - w1 * v0;
+    const d1 = A[row1 + i + 1] - 2 * v1 * w1;
+    A[row0 + i] = d0;
+    A[row1 + i] = corner;
+    A[row1 + i + 1] = d1;
+    p[i] += sum0 + d0 * u0 + corner * u1;
+    p[i + 1] += sum1 + corner * u0 + d1 * u1;
+  }
+  if (i < n) {
     const rowOffset = i * n;
-    const vi = A[v + i];
+    const vi = current[i];
     const wi = w[i];
-    const uNexti = A[vNext + i];
+    const ui = next[i];
     let sum = 0;
     for (let j = start; j < i; j++) {
-      const a = A[rowOffset + j] - vi * w[j] - wi * A[v + j];
+      const a = A[rowOffset + j] - vi * w[j] - wi * current[j];
       A[rowOffset + j] = a;
-      sum += a * A[vNext + j];
-      p[j] += a * uNexti;
+      sum += a * next[j];
+      p[j] += a * ui;
     }
     const diagonal = A[rowOffset + i] - 2 * vi * wi;
     A[rowOffset + i] = diagonal;
-    p[i] += sum + diagonal * uNexti;
+    p[i] += sum + diagonal * ui;
   }
 }
 
@@ -276,4 +324,91 @@ export function solveShiftedTridiagonalRows(
       X[offset + i] = next;
     }
   }
+}
+
+/**
+ * Forms Q as float32 [n, n] with TensorFlow.js products, `blockSize`
+ * reflectors at a time in the compact WY form H_k0 ⋯ H_k1−1 = I − Y T Yᵀ
+ * (T upper triangular, built in float64), accumulated backward on the
+ * trailing block they act on. Same result as {@link formQ} to float32
+ * accuracy, at matrix-product speed; yields after each block.
+ */
+export function* formQBlockedSteps(
+  tf: Tf,
+  factor: Tridiagonalization,
+  blockSize: number,
+): Generator<void, Float32Array> {
+  const { n, tau, reflectors } = factor;
+  const Q = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) Q[i * n + i] = 1;
+  const reflectorCount = Math.max(n - 2, 0);
+
+  const lastBlockStart = Math.floor(Math.max(reflectorCount - 1, 0) / blockSize) * blockSize;
+  for (let blockStart = lastBlockStart; blockStart >= 0 && reflectorCount > 0; blockStart -= blockSize) {
+    const count = Math.min(blockSize, reflectorCount - blockStart);
+    const start = blockStart + 1;
+    const m = n - start;
+
+    // Y [m, count]: column c is v_{blockStart + c} restricted to indices start ..
+    const Y = new Float64Array(m * count);
+    for (let c = 0; c < count; c++) {
+      const k = blockStart + c;
+      for (let i = k + 1; i < n; i++) Y[(i - start) * count + c] = reflectors[k * n + i];
+    }
+    const T = triangularFactor(Y, m, count, tau.subarray(blockStart, blockStart + count));
+
+    // Y T as [m, count] and Yᵀ as [count, m], so both products are plain ones.
+    const YT = new Float32Array(m * count);
+    const Yt = new Float32Array(count * m);
+    for (let i = 0; i < m; i++) {
+      for (let c = 0; c < count; c++) {
+        let sum = 0;
+        for (let d = 0; d <= c; d++) sum += Y[i * count + d] * T[d * count + c];
+        YT[i * count + c] = sum;
+        Yt[c * m + i] = Y[i * count + c];
+      }
+    }
+    const trailing = new Float32Array(m * m);
+    for (let i = 0; i < m; i++) trailing.set(Q.subarray((start + i) * n + start, (start + i) * n + n), i * m);
+
+    // Q_sub ← (I − Y T Yᵀ) Q_sub = Q_sub − (Y T)(Yᵀ Q_sub)
+    const updated = tf.tidy(() => {
+      const sub = tf.tensor2d(trailing, [m, m], 'float32');
+      const projected = tf.matMul(tf.tensor2d(Yt, [count, m], 'float32'), sub);
+      return tf.sub(sub, tf.matMul(tf.tensor2d(YT, [m, count], 'float32'), projected));
+    });
+    const values = updated.dataSync() as Float32Array;
+    for (let i = 0; i < m; i++) Q.set(values.subarray(i * m, (i + 1) * m), (start + i) * n + start);
+    updated.dispose();
+    yield;
+  }
+  return Q;
+}
+
+/**
+ * T [count, count] (upper triangular, row-major) with
+ * H_0 ⋯ H_{count−1} = I − Y T Yᵀ for H_c = I − τ_c y_c y_cᵀ (LAPACK's dlarft,
+ * forward and column-wise).
+ */
+function triangularFactor(Y: Float64Array, m: number, count: number, tau: Float64Array): Float64Array {
+  const T = new Float64Array(count * count);
+  const projections = new Float64Array(count);
+  for (let c = 0; c < count; c++) {
+    T[c * count + c] = tau[c];
+    if (c === 0 || tau[c] === 0) continue;
+    // projections = −τ_c Y[:, 0:c]ᵀ y_c
+    projections.fill(0, 0, c);
+    for (let i = 0; i < m; i++) {
+      const y = Y[i * count + c];
+      if (y === 0) continue;
+      for (let d = 0; d < c; d++) projections[d] += Y[i * count + d] * y;
+    }
+    // T[0:c, c] = T[0:c, 0:c] · projections
+    for (let d = 0; d < c; d++) {
+      let sum = 0;
+      for (let e = d; e < c; e++) sum += T[d * count + e] * projections[e];
+      T[d * count + c] = -tau[c] * sum;
+    }
+  }
+  return T;
 }

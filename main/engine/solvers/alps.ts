@@ -17,7 +17,7 @@
 import type { AlpsSettings } from '../defaults.js';
 import type { IterationEvent, LayerWeights, Target } from '../types.js';
 import { checkCancelled, runCancellable } from '../linalg/steps.js';
-import { formQSteps, tridiagonalizeSteps, type Tridiagonalization } from '../linalg/tridiagonal.js';
+import { formQBlockedSteps, tridiagonalizeSteps, type Tridiagonalization } from '../linalg/tridiagonal.js';
 import { multiply, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
 import { ShiftedInverse, chooseStrategy } from './alps-operator.js';
 import { TargetProjector } from './projection.js';
@@ -69,7 +69,7 @@ export async function prepareAlps(
     timer.add('tridiagonalize', (performance.now() - start) / 1000);
 
     const qStart = performance.now();
-    const qValues = new Float32Array(await runCancellable(formQSteps(tridiagonal), signal));
+    const qValues = await runCancellable(formQBlockedSteps(tf, tridiagonal, settings.qBlockSize), signal);
     timer.add('form Q', (performance.now() - qStart) / 1000);
     const transposed = new Float32Array(n * n);
     for (let i = 0; i < n; i++) {
