@@ -22,7 +22,7 @@
  * same process, so with the native backends the engine runs exactly one
  * worker and no other thread may load them.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tfCore from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
 import { moduleLogger } from '../log.js';
 import { InvalidInputError } from './types.js';
@@ -91,7 +91,11 @@ async function importOptional(specifier: string): Promise<void> {
   await import(specifier);
 }
 
+/** The tfjs-core module. It is imported on first use, so threads that only parse backend names never load it. */
+type Tf = typeof tfCore;
+
 async function activate(tfName: string): Promise<void> {
+  const tf = await import('@tensorflow/tfjs-core');
   const ok = await tf.setBackend(tfName);
   if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false`);
   await tf.ready();
@@ -121,6 +125,7 @@ const CANDIDATES: Candidate[] = [
     load: async () => {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       await activate('wasm');
+      const tf = await import('@tensorflow/tfjs-core');
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
       const threads = wasm.getThreadsCount();
       return `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
@@ -143,7 +148,7 @@ const CANDIDATES: Candidate[] = [
  * fastest first. Call it once per thread, and never on a thread other than the
  * engine worker when a native backend may be chosen.
  */
-export async function selectBackend(requested?: BackendName): Promise<{ tf: typeof tf; info: BackendInfo }> {
+export async function selectBackend(requested?: BackendName): Promise<{ tf: Tf; info: BackendInfo }> {
   const candidates = requested ? CANDIDATES.filter((c) => c.name === requested) : CANDIDATES;
   const reasons: string[] = [];
   for (const candidate of candidates) {
@@ -152,7 +157,7 @@ export async function selectBackend(requested?: BackendName): Promise<{ tf: type
       const device = await candidate.load();
       const info: BackendInfo = { name: candidate.name, device };
       log.info({ backend: info.name, device, ms: Math.round(performance.now() - started) }, 'backend ready');
-      return { tf, info };
+      return { tf: await import('@tensorflow/tfjs-core'), info };
     } catch (error) {
       const reason = describeLoadFailure(error);
       reasons.push(`${candidate.name}: ${reason}`);
