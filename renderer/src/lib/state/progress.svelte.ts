@@ -31,9 +31,14 @@ export class LiveRun {
   secondsLeft = $state<number | null>(null);
   blocks = $state<StepStatus[]>([]);
   layers = $state<LayerProgress[]>([]);
-  currentLayer = $state<string | null>(null);
-  /** ADMM trace of the layer in progress (ALPS only). */
-  trace = $state<TracePoint[]>([]);
+  /**
+   * ADMM traces (ALPS only) of the layers in progress, by layer name. The
+   * engine prunes several layers at once, one per worker, so there can be
+   * several; the last finished layer's trace stays until the next one starts.
+   */
+  traces = $state<Record<string, TracePoint[]>>({});
+  /** Layers being pruned now, in the order they started. */
+  runningLayers = $derived(this.layers.filter((layer) => layer.status === 'running').map((layer) => layer.name));
   log = $state<string[]>([]);
   error = $state<string | null>(null);
   densePerplexity = $state<number | null>(null);
@@ -57,12 +62,12 @@ export class LiveRun {
         this.secondsLeft = event.secondsLeft;
         break;
       case 'layer-started':
-        this.currentLayer = event.name;
-        this.trace = [];
+        this.#dropFinishedTraces();
+        this.traces[event.name] = [];
         this.layers.push({ block: event.block, name: event.name, status: 'running', relativeError: null, sparsity: null, seconds: null });
         break;
       case 'iteration':
-        this.trace.push({ iteration: event.iteration, rho: event.rho, objective: event.objective, supportChange: event.supportChange });
+        (this.traces[event.layer] ??= []).push({ iteration: event.iteration, rho: event.rho, objective: event.objective, supportChange: event.supportChange });
         break;
       case 'layer-finished': {
         const layer = this.layers.find((entry) => entry.block === event.block && entry.name === event.name);
@@ -80,23 +85,29 @@ export class LiveRun {
         if (event.model === 'dense') this.densePerplexity = event.perplexity;
         else this.prunedPerplexity = event.perplexity;
         break;
+      // The status itself comes from `run.status`, which the backend sends
+      // after it stored the outcome, so a restart never sees an older status.
       case 'run-finished':
         this.fraction = 1;
         this.secondsLeft = null;
         this.outputPath = event.out;
-        this.status = 'finished';
         break;
       case 'run-cancelled':
         this.secondsLeft = null;
-        this.status = 'cancelled';
         break;
       case 'run-failed':
         this.secondsLeft = null;
-        this.status = 'failed';
         this.error = event.error.message;
         break;
       default:
         break;
+    }
+  }
+
+  #dropFinishedTraces(): void {
+    const running = new Set(this.runningLayers);
+    for (const name of Object.keys(this.traces)) {
+      if (!running.has(name)) delete this.traces[name];
     }
   }
 
