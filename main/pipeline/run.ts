@@ -74,12 +74,12 @@ export async function runPruneImpl(input: PruneSettings, hooks: PruneHooks): Pro
     const loaded = await loadModel(modelPath, { tf, tokenizerPath: settings.tokenizer });
     model = loaded.model;
     const { summary } = model;
-    engine = hooks.engine ?? (await createEngine({ backend: settings.backend, workers: settings.workers }));
 
-    // Calibration windows.
+    // Calibration windows, before the engine starts, so that a short text fails fast.
     const calibrationStream = tokenStream(await readDocuments(calibrationFile), loaded.tokenizer);
     const windows = cutCalibrationWindows(calibrationStream, settings.calibration, calibrationFile);
     const calibrationSha256 = await sha256File(calibrationFile);
+    engine = hooks.engine ?? (await createEngine({ backend: settings.backend, workers: settings.workers }));
 
     // Run folder: new, or resumed after its last finished block.
     const fingerprint: RunFingerprint = {
