@@ -4,6 +4,7 @@
  * build (`dist/`, the packaged app) it loads run-host.js directly.
  */
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { moduleLogger } from '../log.js';
@@ -23,21 +24,35 @@ export interface RunHostListeners {
   onExit(error: Error): void;
 }
 
-function workerEntry(): { url: URL; execArgv: string[] } {
+/**
+ * Returns how to start the worker: run-host.js beside this file in dist/, or,
+ * from the TypeScript sources, an evaluated bootstrap that registers tsx in
+ * the new thread and then imports run-host.ts. (Node 20 rejects a .ts worker
+ * entry given with `execArgv: ['--import', 'tsx']` before the hooks apply.)
+ */
+function workerEntry(): { entry: URL | string; eval: boolean; file: string } {
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(fromSource ? './run-host.ts' : './run-host.js', import.meta.url);
   if (!fromSource) {
-    return { url, execArgv: [] };
+    return { entry: url, eval: false, file: fileURLToPath(url) };
   }
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { url, execArgv: ['--import', tsxLoader] };
+  const bootstrap = `import(${JSON.stringify(tsxEsmApiUrl())}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); });`;
+  return { entry: bootstrap, eval: true, file: fileURLToPath(url) };
+}
+
+/** File URL of tsx's ESM `register` API (the `import` condition of its `./esm/api` export). */
+function tsxEsmApiUrl(): string {
+  const require = createRequire(import.meta.url);
+  const manifestPath = require.resolve('tsx/package.json');
+  const manifest = require(manifestPath) as { exports: Record<string, { import: { default: string } }> };
+  return pathToFileURL(join(dirname(manifestPath), manifest.exports['./esm/api']!.import.default)).href;
 }
 
 export function startRunHost(listeners: RunHostListeners): RunHost {
-  const { url, execArgv } = workerEntry();
-  const worker = new Worker(url, { execArgv, env: process.env });
+  const { entry, eval: isEval, file } = workerEntry();
+  const worker = new Worker(entry, { eval: isEval });
   let terminating = false;
-  log.info({ entry: fileURLToPath(url), threadId: worker.threadId }, 'run host started');
+  log.info({ entry: file, threadId: worker.threadId }, 'run host started');
 
   worker.on('message', (message: HostMessage) => listeners.onMessage(message));
   worker.on('error', (error) => {
