@@ -30,14 +30,15 @@ export function ropeInverseFrequencies(headDim: number, theta: number, scaling: 
     const highFreqWavelength = originalMaxPositions / highFreqFactor;
     for (let i = 0; i < half; i++) {
       const frequency = inv[i]!;
-      const wavelength = f((2 * Math.PI) / frequency);
+      // PyTorch rounds the scalar 2π to float32 before dividing a float32 tensor by it.
+      const wavelength = f(f(2 * Math.PI) / frequency);
       if (wavelength > lowFreqWavelength) {
         // Long wavelengths: interpolate fully.
         inv[i] = f(frequency / factor);
       } else if (wavelength >= highFreqWavelength) {
         // Medium wavelengths: blend between the scaled and the original frequency.
-        const smooth = f((f(originalMaxPositions / wavelength) - lowFreqFactor) / (highFreqFactor - lowFreqFactor));
-        inv[i] = f(f(f(1 - smooth) * frequency) / factor + f(smooth * frequency));
+        const smooth = f(f(f(originalMaxPositions / wavelength) - lowFreqFactor) / (highFreqFactor - lowFreqFactor));
+        inv[i] = f(f(f(f(1 - smooth) * frequency) / factor) + f(smooth * frequency));
       }
     }
   }
