@@ -197,28 +197,29 @@ describe('solveShiftedTridiagonalRows', () => {
 });
 
 describe('upperCholeskyOfInverse', () => {
-  it('gives an upper U with Uᵀ U A = I', () => {
-    const n = 25;
-    const A = randomSpd(n, 3);
-    const U = upperCholeskyOfInverse(A, n);
-    for (let i = 0; i < n; i++) {
-      expect(U[i * n + i]).toBeGreaterThan(0);
-      for (let j = 0; j < i; j++) expect(U[i * n + j]).toBe(0);
-    }
-    let maxError = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        let sum = 0;
-        for (let k = 0; k < n; k++) {
-          let inverse = 0;
-          for (let m = 0; m < n; m++) inverse += U[m * n + i] * U[m * n + k];
-          sum += inverse * A[k * n + j];
-        }
-        maxError = Math.max(maxError, Math.abs(sum - (i === j ? 1 : 0)));
+  for (const n of [1, 24, 25]) {
+    it(`gives an upper U with Uᵀ U A = I, n = ${n}`, () => {
+      const A = randomSpd(n, 3);
+      const U = upperCholeskyOfInverse(A, n);
+      for (let i = 0; i < n; i++) {
+        expect(U[i * n + i]).toBeGreaterThan(0);
+        for (let j = 0; j < i; j++) expect(U[i * n + j]).toBe(0);
       }
-    }
-    expect(maxError).toBeLessThan(1e-9);
-  });
+      let maxError = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let k = 0; k < n; k++) {
+            let inverse = 0;
+            for (let m = 0; m < n; m++) inverse += U[m * n + i] * U[m * n + k];
+            sum += inverse * A[k * n + j];
+          }
+          maxError = Math.max(maxError, Math.abs(sum - (i === j ? 1 : 0)));
+        }
+      }
+      expect(maxError).toBeLessThan(1e-9);
+    });
+  }
 
   it('rejects a matrix that is not positive definite', () => {
     expect(() => upperCholeskyOfInverse(new Float64Array([1, 2, 2, 1]), 2)).toThrow(/not positive definite/);

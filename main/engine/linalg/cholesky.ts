@@ -6,32 +6,53 @@
 /**
  * Overwrites the lower triangle of `A` [n, n] with L, where A = L Lᵀ, and
  * zeroes the strict upper triangle. Throws when A is not positive definite.
+ * Rows are computed in pairs, so each row L_j read for the dot products
+ * serves two rows.
  */
 export function choleskyInPlace(A: Float64Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const rowI = i * n;
-    for (let j = 0; j <= i; j++) {
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const row0 = i * n;
+    const row1 = row0 + n;
+    for (let j = 0; j < i; j++) {
       const rowJ = j * n;
-      let s0 = 0;
-      let s1 = 0;
-      let k = 0;
-      for (; k + 1 < j; k += 2) {
-        s0 += A[rowI + k] * A[rowJ + k];
-        s1 += A[rowI + k + 1] * A[rowJ + k + 1];
+      let sum0 = 0;
+      let sum1 = 0;
+      for (let k = 0; k < j; k++) {
+        const l = A[rowJ + k];
+        sum0 += A[row0 + k] * l;
+        sum1 += A[row1 + k] * l;
       }
-      if (k < j) s0 += A[rowI + k] * A[rowJ + k];
-      const value = A[rowI + j] - s0 - s1;
-      if (i === j) {
-        if (!(value > 0)) {
-          throw new RangeError(`Matrix is not positive definite: Cholesky pivot ${value} at row ${i}.`);
-        }
-        A[rowI + i] = Math.sqrt(value);
-      } else {
-        A[rowI + j] = value / A[rowJ + j];
-      }
+      const pivot = A[rowJ + j];
+      A[row0 + j] = (A[row0 + j] - sum0) / pivot;
+      A[row1 + j] = (A[row1 + j] - sum1) / pivot;
     }
-    A.fill(0, rowI + i + 1, rowI + n);
+    const diagonal0 = Math.sqrt(checkedPivot(A[row0 + i] - dot(A, row0, row0, i), i));
+    A[row0 + i] = diagonal0;
+    A[row1 + i] = (A[row1 + i] - dot(A, row1, row0, i)) / diagonal0;
+    A[row1 + i + 1] = Math.sqrt(checkedPivot(A[row1 + i + 1] - dot(A, row1, row1, i + 1), i + 1));
+    A.fill(0, row0 + i + 1, row0 + n);
+    A.fill(0, row1 + i + 2, row1 + n);
   }
+  if (i < n) {
+    const row = i * n;
+    for (let j = 0; j < i; j++) A[row + j] = (A[row + j] - dot(A, row, j * n, j)) / A[j * n + j];
+    A[row + i] = Math.sqrt(checkedPivot(A[row + i] - dot(A, row, row, i), i));
+  }
+}
+
+/** Σ_{k<length} A[a + k]·A[b + k]. */
+function dot(A: Float64Array, a: number, b: number, length: number): number {
+  let sum = 0;
+  for (let k = 0; k < length; k++) sum += A[a + k] * A[b + k];
+  return sum;
+}
+
+function checkedPivot(value: number, row: number): number {
+  if (!(value > 0)) {
+    throw new RangeError(`Matrix is not positive definite: Cholesky pivot ${value} at row ${row}.`);
+  }
+  return value;
 }
 
 /**

@@ -23,7 +23,8 @@ export function relativeError(
   const h = H instanceof Float64Array ? H : Float64Array.from(H);
   let errorSum = 0;
   let denseSum = 0;
-  // Two rows at a time share each load of H; x H xᵀ = Σ_i x_i (H_ii x_i + 2 Σ_{j<i} H_ij x_j).
+  // Rows go two at a time, each as its error e = w − ŵ and its weight w, so
+  // one load of H serves four vectors; x H xᵀ = Σ_i x_i (H_ii x_i + 2 Σ_{j<i} H_ij x_j).
   const e0 = new Float64Array(cols);
   const w0 = new Float64Array(cols);
   const e1 = new Float64Array(cols);
