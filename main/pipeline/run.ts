@@ -110,7 +110,7 @@ export async function runPruneImpl(input: PruneSettings, hooks: PruneHooks): Pro
       log.info({ model: which, perplexity: result.perplexity, windows: result.windows, seconds: result.seconds }, 'perplexity measured');
       return result.perplexity;
     };
-    const dense = await evaluate('dense');
+    const dense = settings.evalDense ? await evaluate('dense') : null;
 
     // Prune the remaining blocks.
     const inputs = startBlock === 0 ? await model.embed(windows.tokens, windows.seqLen) : readActivations(runDir, state.manifest);

@@ -52,6 +52,8 @@ export const PruneSettingsSchema = z.object({
   calibration: CalibrationSettingsSchema,
   /** Text file for perplexity before and after pruning; null skips evaluation. */
   eval: z.string().min(1).nullable(),
+  /** Measure the dense model's perplexity as well (default true); false skips it when the caller knows it already. */
+  evalDense: z.boolean().default(true),
   /** Windows of the evaluation, in tokens; defaults to the calibration's seqLen. */
   evalSeqLen: z.number().int().min(2).optional(),
   /** Output folder; it must not exist unless `overwrite` is set. */
