@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
 import { relativeError } from '../../main/engine/linalg/relative-error.js';
-import { markSmallest, markSmallestInGroup, selectInPlace } from '../../main/engine/linalg/select.js';
+import { markSmallest, markSmallestInGroup, selectBySampling, selectInPlace } from '../../main/engine/linalg/select.js';
 import { runToEnd } from '../../main/engine/linalg/steps.js';
 import {
   factorShiftedTridiagonal,
@@ -84,6 +84,27 @@ describe('selectInPlace', () => {
 
   it('rejects an index out of range', () => {
     expect(() => selectInPlace(new Float32Array(3), 3)).toThrow(/out of range/);
+  });
+});
+
+describe('selectBySampling', () => {
+  it('matches a sorted copy on a large array with ties', () => {
+    const next = random(2);
+    const values = Float32Array.from({ length: 100_003 }, () => Math.floor(next() * 5000) / 7);
+    const sorted = values.slice().sort();
+    const scratch = new Float32Array(values.length);
+    for (const k of [0, 1, 777, 50_000, 69_999, 99_999, 100_002]) {
+      expect(selectBySampling(values, k, scratch)).toBe(sorted[k]);
+    }
+  });
+
+  it('handles a sorted array whose sample sits on one value', () => {
+    // 90% zeros, then increasing values: the bracket around index 95 000 is narrow.
+    const values = Float64Array.from({ length: 100_000 }, (_, t) => (t < 90_000 ? 0 : t));
+    const scratch = new Float64Array(values.length);
+    expect(selectBySampling(values, 89_999, scratch)).toBe(0);
+    expect(selectBySampling(values, 90_000, scratch)).toBe(90_000);
+    expect(selectBySampling(values, 95_123, scratch)).toBe(95_123);
   });
 });
 

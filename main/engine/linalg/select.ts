@@ -49,6 +49,45 @@ export function selectInPlace(values: Numbers, k: number): number {
   return values[k];
 }
 
+/** Sample size for {@link selectBySampling}; the candidate band then holds about 4/sqrt(SAMPLE) of the values. */
+const SAMPLE = 8192;
+
+/**
+ * Returns the value at index `k` of `values` sorted ascending, leaving
+ * `values` unchanged. For large arrays a sorted sample brackets the answer
+ * (Floyd–Rivest style), so one pass counts the values below the bracket and
+ * copies those inside it to `scratch`, and the selection runs on that band
+ * only; if the bracket misses, it falls back to a full quickselect.
+ */
+export function selectBySampling(values: Numbers, k: number, scratch: Numbers): number {
+  const length = values.length;
+  if (length <= 4 * SAMPLE) {
+    const work = scratch.subarray(0, length);
+    work.set(values);
+    return selectInPlace(work, k);
+  }
+  const sample = new Float64Array(SAMPLE);
+  for (let s = 0; s < SAMPLE; s++) sample[s] = values[Math.floor(((s + 0.5) * length) / SAMPLE)];
+  sample.sort();
+  const position = (k / length) * SAMPLE;
+  const margin = 3 * Math.sqrt(SAMPLE);
+  const low = sample[Math.max(0, Math.floor(position - margin))];
+  const high = sample[Math.min(SAMPLE - 1, Math.ceil(position + margin))];
+
+  let below = 0;
+  let band = 0;
+  for (let t = 0; t < length; t++) {
+    const value = values[t];
+    if (value < low) below++;
+    else if (value <= high) scratch[band++] = value;
+  }
+  if (k >= below && k < below + band) return selectInPlace(scratch.subarray(0, band), k - below);
+
+  const work = scratch.subarray(0, length);
+  work.set(values);
+  return selectInPlace(work, k);
+}
+
 /**
  * Sets `mask[offset + t] = 1` for exactly `count` of the smallest
  * `scores[offset + t]`, t in [0, length), leaving the other mask entries
@@ -69,9 +108,7 @@ export function markSmallest(
     mask.fill(1, offset, offset + length);
     return;
   }
-  const work = scratch.subarray(0, length);
-  work.set(scores.subarray(offset, offset + length));
-  const threshold = selectInPlace(work, count - 1);
+  const threshold = selectBySampling(scores.subarray(offset, offset + length), count - 1, scratch);
 
   let marked = 0;
   for (let t = 0; t < length; t++) {
