@@ -92,10 +92,10 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Saves a full-page PNG as test-output/screenshots/NAME.png. */
-export async function saveScreenshot(page: Page, name: string): Promise<void> {
+/** Saves a PNG of the page as test-output/screenshots/NAME.png: the whole page, or only the window for long screens. */
+export async function saveScreenshot(page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
-  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage });
 }
 
 /** Reads a number shown in an element, such as a perplexity "61.20". */

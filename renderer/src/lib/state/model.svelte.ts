@@ -16,6 +16,11 @@ export class ModelManager {
     return this.#summary;
   }
 
+  /** Linear names of block 0 in forward order; per-layer tables and charts sort by it. */
+  get blockLinears(): string[] {
+    return this.#summary?.linears.map((linear) => linear.name) ?? [];
+  }
+
   get loading(): boolean {
     return this.#loading;
   }
