@@ -29,7 +29,7 @@ function random(seed: number): () => number {
   };
 }
 
-/** A = XᵀX + shift·I for a random X [2n, n]. */
+/** Builds A = XᵀX + shift·I for a random X [2n, n]. */
 function randomSpd(n: number, seed: number, shift = 0.1): Float64Array {
   const next = random(seed);
   const tokens = 2 * n;

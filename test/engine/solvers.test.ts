@@ -25,8 +25,9 @@ function random(seed: number): () => number {
 }
 
 /**
- * A layer problem with correlated inputs: X [tokens, cols] mixes a few shared
- * factors, H = XᵀX; inputs listed in `deadInputs` are always zero.
+ * Builds a layer problem with correlated inputs: each token of X [tokens, cols]
+ * adds one shared factor to independent noise, and H = XᵀX. Inputs listed in
+ * `deadInputs` are always zero.
  */
 function makeProblem(rows: number, cols: number, seed: number, deadInputs: number[] = []): LayerGroup {
   const next = random(seed);
@@ -223,9 +224,9 @@ describe('TargetProjector', () => {
     const D = new Float32Array(rows * cols);
     const support = new Uint8Array(rows * cols);
     projector.project(Z, D, support);
-    expect(projector.kept).toBe(keptCount(target, rows, cols));
+    expect(projector.keptCount).toBe(keptCount(target, rows, cols));
     expect(support.reduce((sum, value) => sum + value, 0)).toBe(Math.round(0.6 * rows * cols));
-    expect(rows * cols - countZeros(D)).toBe(projector.kept);
+    expect(rows * cols - countZeros(D)).toBe(projector.keptCount);
   });
 
   it('keeps the N largest magnitudes of each group', () => {

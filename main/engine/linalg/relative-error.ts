@@ -21,6 +21,7 @@ export function relativeError(
     );
   }
   const h = H instanceof Float64Array ? H : Float64Array.from(H);
+
   let errorSum = 0;
   let denseSum = 0;
   // Rows go two at a time, each as its error e = w − ŵ and its weight w, so
@@ -37,6 +38,7 @@ export function relativeError(
       w1[j] = pair ? W[(r + 1) * cols + j] : 0;
       e1[j] = pair ? w1[j] - What[(r + 1) * cols + j] : 0;
     }
+
     for (let i = 0; i < cols; i++) {
       const rowOffset = i * cols;
       let se0 = 0;

@@ -49,15 +49,15 @@ export function selectInPlace(values: Numbers, k: number): number {
   return values[k];
 }
 
-/** Sample size for {@link selectBySampling}; the candidate band then holds about 4/sqrt(SAMPLE) of the values. */
+/** Sample size for {@link selectBySampling}. The candidate band then contains about 6/sqrt(SAMPLE) of the values. */
 const SAMPLE = 8192;
 
 /**
  * Returns the value at index `k` of `values` sorted ascending, leaving
- * `values` unchanged. For large arrays a sorted sample brackets the answer
- * (Floyd–Rivest style), so one pass counts the values below the bracket and
- * copies those inside it to `scratch`, and the selection runs on that band
- * only; if the bracket misses, it falls back to a full quickselect.
+ * `values` unchanged. For large arrays a sorted sample brackets the k-th
+ * value (as in Floyd–Rivest selection), so one pass counts the values below
+ * the bracket and copies those inside it to `scratch`, and the selection runs
+ * on that band only. If the bracket misses, a full quickselect runs instead.
  */
 export function selectBySampling(values: Numbers, k: number, scratch: Numbers): number {
   const length = values.length;

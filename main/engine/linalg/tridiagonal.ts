@@ -17,7 +17,7 @@ export interface Tridiagonalization {
   offDiagonal: Float64Array;
   /** τ_k of each reflector; zero when column k needed no reflection. */
   tau: Float64Array;
-  /** [n, n] row-major: row k holds v_k at columns k + 1 .. n − 1 (other entries are scratch). */
+  /** Row-major [n, n] storage: row k contains v_k at columns k + 1 .. n − 1, and other entries are scratch. */
   reflectors: Float64Array;
 }
 

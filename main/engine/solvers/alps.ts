@@ -127,8 +127,8 @@ export async function solveAlpsLayer(
   const dense = dotFloat64(B0, YtX);
 
   const projector = new TargetProjector(target, rows, n);
-  const kept = projector.kept;
-  if (kept === 0) return { W: new Float32Array(total), iterations: 0, trace: [] };
+  const keptCount = projector.keptCount;
+  if (keptCount === 0) return { W: new Float32Array(total), iterations: 0, trace: [] };
 
   const D0 = new Float32Array(total);
   const initialSupport = new Uint8Array(total);
@@ -175,7 +175,7 @@ export async function solveAlpsLayer(
 
       let changed = 0;
       for (let t = 0; t < total; t++) if (support[t] !== previousSupport[t]) changed++;
-      const change = changed / kept;
+      const change = changed / keptCount;
       let stop = false;
       if (change > settings.changeLarge) {
         rho *= settings.rhoGrowLarge;
@@ -262,8 +262,8 @@ function projectedObjective(
  * `pcgRelativeTolerance` × the norm of that row of YtX.
  *
  * NOTE: the reference's stopping test compares unmasked residual norms
- * taken along the other axis, which in practice never passes, so it always
- * runs all iterations; this test can stop earlier on an already solved problem.
+ * taken along the other axis. That test in practice never passes, so the
+ * reference always runs all iterations, while this one can stop earlier.
  */
 async function conjugateGradientOnSupport(
   tf: Tf,

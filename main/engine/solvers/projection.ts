@@ -16,8 +16,8 @@ export function keptCount(target: Target, rows: number, cols: number): number {
 }
 
 export class TargetProjector {
-  /** Entries kept by every projection. */
-  readonly kept: number;
+  /** Number of entries that every projection keeps. */
+  readonly keptCount: number;
   private readonly magnitudes: Float32Array;
   private readonly scratch: Float32Array;
   private readonly pruned: Uint8Array;
@@ -30,7 +30,7 @@ export class TargetProjector {
     if (target.kind === 'nm' && cols % target.m !== 0) {
       throw new RangeError(`Pattern ${target.n}:${target.m} needs the input size ${cols} to be a multiple of ${target.m}.`);
     }
-    this.kept = keptCount(target, rows, cols);
+    this.keptCount = keptCount(target, rows, cols);
     const total = rows * cols;
     this.magnitudes = new Float32Array(total);
     this.scratch = new Float32Array(target.kind === 'fraction' ? total : 0);
@@ -48,7 +48,7 @@ export class TargetProjector {
     pruned.fill(0);
 
     if (target.kind === 'fraction') {
-      markSmallest(magnitudes, 0, total, total - this.kept, pruned, this.scratch);
+      markSmallest(magnitudes, 0, total, total - this.keptCount, pruned, this.scratch);
     } else {
       const removed = target.m - target.n;
       for (let offset = 0; offset < total; offset += target.m) {

@@ -1,9 +1,9 @@
 /**
  * SparseGPT (Frantar and Alistarh, 2023), following IST-DASLab/sparsegpt
- * `fasterprune`: columns are pruned left to right in blocks; each pruned
+ * `fasterprune`. Columns are pruned left to right in blocks. Each pruned
  * weight's error is spread over the remaining columns of its row through the
- * upper Cholesky factor U of H⁻¹ (the OBS update), and later blocks receive
- * the block's errors in one product (the lazy batch update).
+ * upper Cholesky factor U of H⁻¹ (the OBS update). Later blocks receive the
+ * block's errors in one product (the lazy batch update).
  *
  * Symbols: W [rows = out, cols = in] row-major; H [cols, cols]; U [cols, cols]
  * upper triangular with H_damped⁻¹ = Uᵀ U.

@@ -1,8 +1,9 @@
 /**
  * Wanda (locuslab/wanda `prune_wanda`): score |W_ij|·||X_j||₂ with
  * ||X_j||₂² = H_jj, compared within each output row. For a fraction s, the
- * floor(s·cols) lowest scores of each row are removed (ties: lower column
- * first, as a stable sort orders them); for N:M, the M − N lowest of each group.
+ * floor(s·cols) lowest scores of each row are removed, lower columns first
+ * among ties as a stable sort orders them. For N:M, the M − N lowest scores
+ * of each group are removed.
  *
  * W: [rows = out, cols = in]; H: [cols, cols], only its diagonal is read.
  */
