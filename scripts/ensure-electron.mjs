@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Makes sure the Electron binary is installed before `npm start` launches it.
-// package.json sets `allowScripts.electron: false`, so `npm install` does not
-// run Electron's own download; this script runs it (node_modules/electron/
-// install.js, which downloads the release for this platform and checks it
-// against the checksums shipped in the package) the first time it is needed.
+// package.json sets `allowScripts.electron: false`, so `npm install` skips
+// Electron's own download. This script runs that download the first time it
+// is needed: node_modules/electron/install.js fetches the release for this
+// platform and checks it against the checksums shipped in the package.
 // Exit code 0: the binary is present; 1: it is missing and the download failed.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -84,7 +84,7 @@ function runColumns(run: RunSummary): Record<string, string | number | null> {
   };
 }
 
-/** One CSV row per run: its settings and metrics, then one `relativeError:<layer>` column per layer. */
+/** Formats one CSV row per run: its settings and metrics, then one `relativeError:<layer>` column per layer. */
 export function exportCsv(details: RunDetail[]): string {
   const rows = details.map((detail) => {
     const row = runColumns(detail.run);

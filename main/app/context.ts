@@ -18,7 +18,7 @@ export interface AppOptions {
   platform: 'electron' | 'web';
   /** Folder with `stories260K/` and `text/`; defaults to `resources/` of the package. */
   resourcesDir?: string;
-  /** Overrides for the run manager (tests shorten its time limits). */
+  /** Overrides for the run manager, such as shorter time limits. */
   runManager?: Partial<Pick<RunManagerOptions, 'limits' | 'startHost'>>;
 }
 
@@ -61,7 +61,10 @@ export function openApp(options: AppOptions): AppContext {
     bundled: bundledPaths(options.resourcesDir),
     defaultOutDir: join(options.dataDir, 'models'),
     backendLabel() {
-      // TODO: report the engine's backend before the first run once main/engine/index.ts exports createEngine.
+      if (manager.backend !== null) {
+        return manager.backend;
+      }
+      // NOTE: the engine starts with the first run (it costs seconds and threads), so until then this reports the last run's backend.
       const last = store.db.prepare('SELECT backend FROM runs WHERE backend IS NOT NULL ORDER BY finished_at DESC LIMIT 1').get() as
         | { backend: string }
         | undefined;

@@ -25,9 +25,9 @@ const log = moduleLogger('app.handlers');
 export type Handler<C extends Channel> = (request: ParsedRequestOf<C>) => Promise<ResponseOf<C>> | ResponseOf<C>;
 export type Handlers = { [C in Channel]: Handler<C> };
 
-function requireExisting(path: string, what: string, fix: string): void {
+function requireExisting(path: string, subject: string, fix: string): void {
   if (!existsSync(path)) {
-    throw invalidInputError(`${what} ${path} does not exist: ${fix}`);
+    throw invalidInputError(`${subject} ${path} does not exist: ${fix}`);
   }
 }
 

@@ -1,4 +1,4 @@
-/** Where the app keeps its data and finds its bundled model and texts. */
+/** Locations of the app's data folder and of its bundled model and texts. */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,8 +10,8 @@ export function defaultDataDir(): string {
 }
 
 /**
- * The repository or package root: the nearest folder above this module that
- * contains package.json (works from main/app/*.ts and from dist/main/app/*.js).
+ * Finds the repository or package root: the nearest folder above this module
+ * that contains package.json (from main/app/*.ts and from dist/main/app/*.js).
  */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

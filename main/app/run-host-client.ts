@@ -1,7 +1,7 @@
 /**
- * Starts the run host worker thread. From the TypeScript sources (a checkout,
- * the tests) the worker loads run-host.ts through tsx; from the compiled
- * build (`dist/`, the packaged app) it loads run-host.js directly.
+ * Starts the run host worker thread. From the TypeScript sources (a checkout
+ * or the tests), the worker loads run-host.ts through tsx. From the compiled
+ * build (`dist/` or the packaged app), it loads run-host.js directly.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -11,6 +11,8 @@ export type HostRequest =
   | { type: 'cancel'; runId: string };
 
 export type HostMessage =
+  /** The host's engine started (before its first run); `label` is shown in Settings. */
+  | { type: 'engine'; label: string }
   | { type: 'event'; runId: string; event: PipelineEventData }
   | { type: 'finished'; runId: string; outcome: PruneOutcome }
   | { type: 'failed'; runId: string; error: IpcError };

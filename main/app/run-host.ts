@@ -1,10 +1,12 @@
 /**
  * Worker-thread entry of the run host: receives `start` and `cancel`
  * messages (run-host-protocol.ts), runs the pipeline and posts its events and
- * outcome back. The pipeline's own engine workers start from this thread.
+ * outcome back. The host starts one engine (and its solver worker threads)
+ * at its first run and reuses it for every later run.
  */
 import { parentPort } from 'node:worker_threads';
 import { toIpcError } from '../../shared/ipc.js';
+import { createEngine, type Engine } from '../engine/index.js';
 import { moduleLogger } from '../log.js';
 import { runPrune } from '../pipeline/index.js';
 import type { HostMessage, HostRequest } from './run-host-protocol.js';
@@ -16,6 +18,21 @@ if (parentPort === null) {
 }
 const port = parentPort;
 const controllers = new Map<string, AbortController>();
+let engine: Promise<Engine> | null = null;
+
+function startEngine(): Promise<Engine> {
+  if (engine === null) {
+    engine = createEngine().then((started) => {
+      post({ type: 'engine', label: `${started.backend.device}, ${started.workers} worker${started.workers === 1 ? '' : 's'}` });
+      return started;
+    });
+    // A failed start is reported by the run that awaited it; the next run tries again.
+    engine.catch(() => {
+      engine = null;
+    });
+  }
+  return engine;
+}
 
 function post(message: HostMessage): void {
   port.postMessage(message);
@@ -25,9 +42,8 @@ async function start(runId: string, request: Extract<HostRequest, { type: 'start
   const controller = new AbortController();
   controllers.set(runId, controller);
   try {
-    // TODO: create the engine once per host with createEngine() when main/engine/index.ts lands,
-    // and pass it as hooks.engine; until then each run creates and closes its own.
     const outcome = await runPrune(request.settings, {
+      engine: await startEngine(),
       signal: controller.signal,
       onEvent: (event) => post({ type: 'event', runId, event }),
     });

@@ -97,6 +97,7 @@ export class RunManager {
   private queue: QueuedRun[] = [];
   private active: ActiveRun | null = null;
   private closed = false;
+  private engineLabel: string | null = null;
 
   constructor(options: RunManagerOptions) {
     this.store = options.store;
@@ -196,6 +197,11 @@ export class RunManager {
     return deletedPaths;
   }
 
+  /** Backend and workers of the run host's engine; null until the first run has started it. */
+  get backend(): string | null {
+    return this.engineLabel;
+  }
+
   isInProgress(runId: string): boolean {
     return this.active?.runId === runId || this.queue.some((entry) => entry.runId === runId);
   }
@@ -291,6 +297,10 @@ export class RunManager {
   }
 
   private onHostMessage(message: HostMessage): void {
+    if (message.type === 'engine') {
+      this.engineLabel = message.label;
+      return;
+    }
     const active = this.active;
     if (active === null || active.runId !== message.runId) {
       // A late message of a run that was already ended (its thread was terminated).

@@ -3,10 +3,10 @@
  * the IPC transport, native dialogs, and a clean stop on quit (a run in
  * progress is cancelled and marked interrupted, so History can resume it).
  *
- * Paths: the renderer is `renderer/dist/index.html` under the app folder;
- * the bundled model and texts are `resources/` of a checkout, or
- * `<resourcesPath>/resources` in a packaged app (electron-builder.yml copies
- * them there). The run history lives in `app.getPath('userData')`.
+ * Paths: the renderer is `renderer/dist/index.html` under the app folder.
+ * The bundled model and texts are in `resources/` of a checkout, and in
+ * `<resourcesPath>/resources` of a packaged app, where electron-builder.yml
+ * copies them. The run history lives in `app.getPath('userData')`.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -128,7 +128,7 @@ if (!app.requestSingleInstanceLock()) {
     .whenReady()
     .then(start)
     .catch((error: unknown) => {
-      // For example a history database written by a newer version: its message says what to do.
+      // For example a history database written by a newer version, whose message names the fix.
       log.error({ err: error }, 'ALPS Studio failed to start');
       dialog.showErrorBox('ALPS Studio could not start', error instanceof Error ? error.message : String(error));
       app.exit(1);

@@ -8,10 +8,10 @@
  *     throws for an undeclared event;
  *   - `platform` is `'electron'`.
  *
- * The window is sandboxed, so Electron runs this file as a plain script with
- * a `require` limited to a few modules: it has no import statements, and it
- * gets the declared channel and event names from the main process instead of
- * importing shared/ipc.ts (whose zod schemas it could not load).
+ * The window is sandboxed, so Electron runs this file as a plain script whose
+ * `require` reaches only a few modules. The file therefore has no import
+ * statements. It gets the declared channel and event names from the main
+ * process, because it cannot load shared/ipc.ts and its zod schemas.
  */
 type ElectronModule = typeof import('electron');
 type AlpsApi = import('../../shared/ipc.js').AlpsApi;

@@ -4,9 +4,9 @@
  * Protocol (shared/ipc.ts declares the channels and payloads):
  *   - Access: every request needs the token printed at start, as the
  *     `x-alps-token` header, the `token` query parameter, or the cookie
- *     `alps_token_<PORT>` that a page load with a valid `?token=` sets (the
- *     browser then loads scripts and styles without the query). Missing or
- *     wrong token → 401. A Host header other than `127.0.0.1:PORT` or
+ *     `alps_token_<PORT>`. A page load with a valid `?token=` sets that
+ *     cookie, so the page's scripts and styles load without the query.
+ *     Missing or wrong token → 401. A Host header other than `127.0.0.1:PORT` or
  *     `localhost:PORT`, or an Origin header other than `http://127.0.0.1:PORT`
  *     or `http://localhost:PORT`, → 403, which blocks DNS rebinding and
  *     cross-site requests.
@@ -145,11 +145,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       return { status: 403, message: `Origin "${origin}" is not allowed: the interface must be opened from http://127.0.0.1:${port}/.` };
     }
     const header = request.headers['x-alps-token'];
-    const given = (typeof header === 'string' ? header : null) ?? url.searchParams.get('token') ?? readCookie(request, cookieName());
-    if (given === null || given === '') {
+    const presented = (typeof header === 'string' ? header : null) ?? url.searchParams.get('token') ?? readCookie(request, cookieName());
+    if (presented === null || presented === '') {
       return { status: 401, message: 'The access token is missing: open the URL that `alps-studio serve` printed, which ends in ?token=….' };
     }
-    if (!tokensEqual(given, token)) {
+    if (!tokensEqual(presented, token)) {
       return { status: 401, message: 'The access token is wrong: open the URL that the running `alps-studio serve` printed last.' };
     }
     return null;

@@ -23,7 +23,7 @@ export function rowToStoredEvent(row: EventRow): StoredEvent {
 }
 
 export const EVENT_WRITER_DEFAULTS = {
-  /** Longest time an event waits in the queue before it is written. */
+  /** Maximum time an event waits in the queue before it is written. */
   flushIntervalMs: 250,
   /** Iteration events stored per layer and run; later ones are forwarded to viewers but not stored. */
   maxIterationEventsPerLayer: 400,

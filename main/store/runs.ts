@@ -227,9 +227,12 @@ export class RunsTable {
       if (!(field in patch)) {
         continue;
       }
-      const value = patch[field as keyof RunPatch];
+      let value = patch[field as keyof RunPatch];
+      if (field === 'error' && value !== null) {
+        value = JSON.stringify(value);
+      }
       assignments.push(`${column} = @${field}`);
-      values[field] = field === 'error' ? (value === null ? null : JSON.stringify(value)) : value;
+      values[field] = value;
     }
     if (assignments.length === 0) {
       return;
