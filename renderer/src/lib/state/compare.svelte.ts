@@ -32,8 +32,9 @@ export class CompareManager {
   }
 
   /**
-   * Exports the selected runs and saves the returned text through a browser
-   * download, which works in web mode and in Electron alike.
+   * Exports the selected runs and saves the returned text as a browser
+   * download.
+   * NOTE: tried in Chromium against the web mode only, not in the Electron window.
    */
   async export(format: 'csv' | 'json'): Promise<void> {
     const result = await this.app.call(`Exporting the runs as ${format.toUpperCase()}`, 'runs.export', { runIds: this.#selected, format });

@@ -39,6 +39,11 @@ export class LiveRun {
   traces = $state<Record<string, TracePoint[]>>({});
   /** Layers being pruned now, in the order they started. */
   runningLayers = $derived(this.layers.filter((layer) => layer.status === 'running').map((layer) => layer.name));
+  /** Traces to chart: those of the running layers that have one, else every trace kept. */
+  visibleTraces = $derived.by(() => {
+    const running = Object.entries(this.traces).filter(([name, points]) => points.length > 0 && this.runningLayers.includes(name));
+    return running.length > 0 ? running : Object.entries(this.traces);
+  });
   log = $state<string[]>([]);
   error = $state<string | null>(null);
   densePerplexity = $state<number | null>(null);
