@@ -44,7 +44,9 @@ export async function solveGroup(tf: Tf, group: LayerGroup, options: SolveOption
   if (method === 'alps') {
     alps = await prepareAlps(tf, H, cols, { ...ALPS_DEFAULTS }, options.signal, groupTimer);
   } else if (method === 'sparsegpt') {
-    sparseGpt = groupTimer.time('factorize', () => prepareSparseGpt(H, cols, { ...SPARSEGPT_DEFAULTS }));
+    sparseGpt = await groupTimer.timeAsync('factorize', () =>
+      prepareSparseGpt(H, cols, { ...SPARSEGPT_DEFAULTS }, options.signal),
+    );
   }
   let sharedSeconds = (performance.now() - groupStart) / 1000;
   let sharedTimings: Record<string, number> = groupTimer.seconds;
@@ -67,7 +69,9 @@ export async function solveGroup(tf: Tf, group: LayerGroup, options: SolveOption
           W = timer.time('prune', () => pruneWanda(layer.W, layer.rows, cols, H, target));
           break;
         case 'sparsegpt':
-          W = timer.time('prune', () => pruneSparseGpt(tf, sparseGpt!, layer.W, layer.rows, target, { ...SPARSEGPT_DEFAULTS }));
+          W = await timer.timeAsync('prune', () =>
+            pruneSparseGpt(tf, sparseGpt!, layer.W, layer.rows, target, { ...SPARSEGPT_DEFAULTS }, options.signal),
+          );
           break;
         case 'alps': {
           const output = await solveAlpsLayer(

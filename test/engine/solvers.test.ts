@@ -206,6 +206,19 @@ describe('solveGroup', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  for (const method of ['alps', 'sparsegpt'] as const) {
+    it(`${method}: an aborted signal stops the solve`, async () => {
+      const group = makeProblem(8, 16, 14);
+      const controller = new AbortController();
+      controller.abort();
+      const before = tf.memory().numTensors;
+      await expect(
+        solveGroup(tf, group, { method, target: { kind: 'fraction', sparsity: 0.5 }, signal: controller.signal }),
+      ).rejects.toBeInstanceOf(CancelledError);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
   it('rejects N:M when the input size is not a multiple of M', async () => {
     const group = makeProblem(4, 10, 13);
     await expect(solveGroup(tf, group, { method: 'magnitude', target: { kind: 'nm', n: 2, m: 4 } })).rejects.toThrow(

@@ -2,6 +2,7 @@
  * Cholesky factorization and the upper Cholesky factor of an inverse, in
  * float64 with row-major storage.
  */
+import { runToEnd } from './steps.js';
 
 /**
  * Overwrites the lower triangle of `A` [n, n] with L, where A = L Lᵀ, and
@@ -10,6 +11,11 @@
  * serves two rows.
  */
 export function choleskyInPlace(A: Float64Array, n: number): void {
+  runToEnd(choleskySteps(A, n));
+}
+
+/** Step-wise form of {@link choleskyInPlace}: yields after each pair of rows. */
+export function* choleskySteps(A: Float64Array, n: number): Generator<void, void> {
   let i = 0;
   for (; i + 1 < n; i += 2) {
     const row0 = i * n;
@@ -33,6 +39,7 @@ export function choleskyInPlace(A: Float64Array, n: number): void {
     A[row1 + i + 1] = Math.sqrt(checkedPivot(A[row1 + i + 1] - dot(A, row1, row1, i + 1), i + 1));
     A.fill(0, row0 + i + 1, row0 + n);
     A.fill(0, row1 + i + 2, row1 + n);
+    yield;
   }
   if (i < n) {
     const row = i * n;
@@ -64,11 +71,16 @@ function checkedPivot(value: number, row: number): number {
  * triangular inverse suffice (no explicit A⁻¹).
  */
 export function upperCholeskyOfInverse(A: Float64Array, n: number): Float64Array {
+  return runToEnd(upperCholeskyOfInverseSteps(A, n));
+}
+
+/** Step-wise form of {@link upperCholeskyOfInverse}: yields after each row. */
+export function* upperCholeskyOfInverseSteps(A: Float64Array, n: number): Generator<void, Float64Array> {
   const reversed = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) reversed[i * n + j] = A[(n - 1 - i) * n + (n - 1 - j)];
   }
-  choleskyInPlace(reversed, n);
+  yield* choleskySteps(reversed, n);
   const L = reversed;
 
   // Row i of X = L⁻¹ solves x L = e_i, that is Lᵀ xᵀ = e_i, by back
@@ -86,6 +98,7 @@ export function upperCholeskyOfInverse(A: Float64Array, n: number): Float64Array
     // U[n-1-i][n-1-m] = X[i][m] for m <= i.
     const rowU = (n - 1 - i) * n;
     for (let m = 0; m <= i; m++) U[rowU + (n - 1 - m)] = x[m];
+    yield;
   }
   return U;
 }

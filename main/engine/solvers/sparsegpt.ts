@@ -10,7 +10,8 @@
  */
 import type { SparseGptSettings } from '../defaults.js';
 import type { Target } from '../types.js';
-import { upperCholeskyOfInverse } from '../linalg/cholesky.js';
+import { upperCholeskyOfInverseSteps } from '../linalg/cholesky.js';
+import { checkCancelled, runCancellable } from '../linalg/steps.js';
 import { markSmallestInGroup, selectInPlace } from '../linalg/select.js';
 import { multiply, toTensor, type Tf } from '../linalg/tensor.js';
 
@@ -27,11 +28,12 @@ export interface SparseGptPreparation {
  * Damps H as the reference does (dead inputs get H_jj = 1, then
  * damping × mean(diag H) is added to the diagonal) and factors its inverse.
  */
-export function prepareSparseGpt(
+export async function prepareSparseGpt(
   H: Float32Array | Float64Array,
   cols: number,
   settings: SparseGptSettings,
-): SparseGptPreparation {
+  signal?: AbortSignal,
+): Promise<SparseGptPreparation> {
   const damped = Float64Array.from(H);
   const dead = new Uint8Array(cols);
   let diagonalSum = 0;
@@ -45,18 +47,22 @@ export function prepareSparseGpt(
   }
   const damp = (settings.damping * diagonalSum) / cols;
   for (let j = 0; j < cols; j++) damped[j * cols + j] += damp;
-  return { cols, dead, U: upperCholeskyOfInverse(damped, cols) };
+  return { cols, dead, U: await runCancellable(upperCholeskyOfInverseSteps(damped, cols), signal) };
 }
 
-/** Returns the pruned copy of `W` [rows, cols]. Sparsity 0 returns an unchanged copy. */
-export function pruneSparseGpt(
+/**
+ * Returns the pruned copy of `W` [rows, cols]. Sparsity 0 returns an
+ * unchanged copy. Checks `signal` between blocks.
+ */
+export async function pruneSparseGpt(
   tf: Tf,
   prepared: SparseGptPreparation,
   W: Float32Array,
   rows: number,
   target: Target,
   settings: SparseGptSettings,
-): Float32Array {
+  signal?: AbortSignal,
+): Promise<Float32Array> {
   if (target.kind === 'fraction' && target.sparsity === 0) return W.slice();
   const { cols, dead, U } = prepared;
   const work = Float64Array.from(W);
@@ -65,6 +71,7 @@ export function pruneSparseGpt(
   }
 
   for (let blockStart = 0; blockStart < cols; blockStart += settings.blockSize) {
+    await checkCancelled(signal);
     const blockEnd = Math.min(blockStart + settings.blockSize, cols);
     const count = blockEnd - blockStart;
     const mask = target.kind === 'fraction'
