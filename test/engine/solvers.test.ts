@@ -227,6 +227,18 @@ describe('solveGroup', () => {
   });
 });
 
+describe('keptCount', () => {
+  it('rounds half to even like numpy', () => {
+    expect(keptCount({ kind: 'fraction', sparsity: 0.5 }, 1, 5)).toBe(2);
+    expect(keptCount({ kind: 'fraction', sparsity: 0.5 }, 1, 7)).toBe(4);
+    expect(keptCount({ kind: 'fraction', sparsity: 0.7 }, 64, 64)).toBe(1229);
+  });
+
+  it('counts N per group for N:M', () => {
+    expect(keptCount({ kind: 'nm', n: 2, m: 4 }, 3, 8)).toBe(12);
+  });
+});
+
 describe('TargetProjector', () => {
   it('keeps exactly k of all-equal magnitudes', () => {
     const rows = 7;

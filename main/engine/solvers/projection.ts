@@ -8,11 +8,20 @@
 import type { Target } from '../types.js';
 import { markSmallest, markSmallestInGroup } from '../linalg/select.js';
 
-/** Number of weights a target keeps: round((1 − s)·rows·cols) for a fraction, rows·cols·N/M for N:M. */
+/**
+ * Returns the number of weights a target keeps: (1 − s)·rows·cols rounded
+ * half to even (as numpy's round in the reference) for a fraction, and
+ * rows·cols·N/M for N:M.
+ */
 export function keptCount(target: Target, rows: number, cols: number): number {
   const total = rows * cols;
-  if (target.kind === 'fraction') return Math.round((1 - target.sparsity) * total);
-  return (total / target.m) * target.n;
+  if (target.kind === 'nm') return (total / target.m) * target.n;
+  const exact = (1 - target.sparsity) * total;
+  const floor = Math.floor(exact);
+  const fraction = exact - floor;
+  if (fraction > 0.5) return floor + 1;
+  if (fraction < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 export class TargetProjector {
