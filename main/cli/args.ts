@@ -30,7 +30,7 @@ import { CancelledError } from '../engine/types.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 
-/** A mistake in the command line; the message says which flag and what to pass. */
+/** A mistake in the command line. The message names the flag and what to pass. */
 export class UsageError extends Error {
   override name = 'UsageError';
   readonly code = 'USAGE';
@@ -98,7 +98,7 @@ export function printUsage(usage: string): number {
 
 /**
  * Returns an AbortSignal that aborts on the first SIGINT (Ctrl-C), so a
- * command can cancel its work and exit cleanly; a second SIGINT exits at
+ * command can cancel its work and exit cleanly. A second SIGINT exits at
  * once. Call `dispose()` when the command ends.
  */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {

@@ -13,8 +13,8 @@
  * Every solve runs in a worker thread (pool.ts). Input is validated here
  * before dispatch (validate.ts), so a bad shape, a non-finite value, a target
  * that does not fit or a non-symmetric H rejects at once with
- * InvalidInputError; the O(cols³) positive-semidefinite check runs in the
- * worker. An aborted signal rejects with CancelledError within about a
+ * InvalidInputError. The O(cols³) positive-semidefinite check runs in the
+ * worker and rejects the same way. An aborted signal rejects with CancelledError within about a
  * second. A worker crash rejects with WorkerCrashError and the worker is
  * replaced, so the next solve still runs.
  *

@@ -7,7 +7,7 @@
  * Cancellation: aborting a job's signal sets a SharedArrayBuffer flag that the
  * worker's solver reads through `signal.aborted` between iterations, so it
  * stops without waiting for the worker's message loop. A worker that has not
- * answered CANCEL_TIMEOUT_MS after the abort is terminated and replaced; the
+ * replied CANCEL_TIMEOUT_MS after the abort is terminated and replaced. The
  * job rejects with CancelledError either way.
  *
  * Crashes: a worker that throws uncaught, exits or runs out of memory fails
@@ -183,9 +183,10 @@ export class WorkerPool {
   ) {}
 
   /**
-   * Starts the pool. The first worker selects the backend; the others start
-   * with that backend by name, one per core for wasm and cpu, none more for
-   * the native backends (they allow one thread per process).
+   * Starts the pool. The first worker selects the backend and the others
+   * start with that backend by name: one worker per core for wasm and cpu,
+   * and no second worker for the native backends, because they allow one
+   * thread per process.
    */
   static async start(options: PoolOptions = {}): Promise<WorkerPool> {
     const requested = options.backend === undefined ? undefined : parseBackendName(options.backend);
@@ -314,7 +315,7 @@ export class WorkerPool {
     }, CANCEL_TIMEOUT_MS);
   }
 
-  /** Resolves or rejects a job exactly once and releases its timer and listener. */
+  /** Resolves or rejects a job and releases its timer and listener. Later calls for the same job do nothing. */
   private settle(job: Job, error: Error | null, value?: unknown): void {
     if (job.cancelTimer) clearTimeout(job.cancelTimer);
     job.removeAbortListener?.();
@@ -382,7 +383,7 @@ export class WorkerPool {
         );
       }
     }
-    for (const query of slot.queries.values()) query.reject(new WorkerCrashError(`Engine worker ${slot.index} exited before it answered.`));
+    for (const query of slot.queries.values()) query.reject(new WorkerCrashError(`Engine worker ${slot.index} exited before it replied.`));
     this.slots.splice(index, 1);
     if (!this.closed) void this.replace(slot.index);
   }
@@ -467,7 +468,7 @@ function spawnReady(index: number, backend: BackendName | undefined): Promise<{ 
 
 /**
  * Prepares a group for postMessage. An array that owns its whole ArrayBuffer
- * is transferred; a view into a larger buffer is copied first, because
+ * is transferred. A view into a larger buffer is copied first, because
  * cloning a view clones its entire buffer.
  */
 function packGroup(group: LayerGroup): { message: LayerGroup; transfer: ArrayBuffer[] } {

@@ -29,7 +29,8 @@ function solve(...args: string[]): Promise<Run> {
       [path.join(repoRoot, 'bin', 'alps-studio.mjs'), 'solve', ...args],
       { cwd: repoRoot, env: { ...process.env, ALPS_LOG_LEVEL: 'warn' }, timeout: 120_000 },
       (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        let code = 0;
+        if (error) code = typeof error.code === 'number' ? error.code : -1;
         resolve({ code, stdout, stderr });
       },
     );

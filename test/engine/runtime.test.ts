@@ -93,6 +93,16 @@ describe('engine runtime', () => {
     expect(after.map((m) => m.numBytes)).toEqual(before.map((m) => m.numBytes));
   });
 
+  it('measureMatMul returns seconds and frees its tensors', async () => {
+    const before = await engine.memory();
+    const seconds = await engine.measureMatMul(64, 128, 32, 2);
+    const after = await engine.memory();
+
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThan(10);
+    expect(after.map((m) => m.numTensors)).toEqual(before.map((m) => m.numTensors));
+  });
+
   it('transfers whole buffers and copies views', async () => {
     const owned = readGroup('layer-b0-wq.safetensors', 'wq');
     const ownedW = owned.layers[0]!.W;

@@ -40,7 +40,7 @@ function gram(tokens: number, cols: number, seed: number): Float32Array {
   return H;
 }
 
-/** A small valid group: 8 rows, 16 columns, H from 64 tokens. */
+/** Builds a small valid group: 8 rows, 16 columns, H from 64 tokens. */
 function smallGroup(): LayerGroup {
   const cols = 16;
   const next = random(7);
