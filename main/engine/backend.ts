@@ -18,7 +18,9 @@
  *
  * Threads: the wasm build runs one thread in Node (its threaded variant needs
  * browser workers), so the engine runs one wasm engine per worker thread and
- * one worker per core. tfjs-node 4.x fails to load in a second thread of the
+ * one worker per core. In Node the wasm backend loads its .wasm files from
+ * its own package folder, so setWasmPaths is not needed (checked with
+ * tfjs-backend-wasm 4.22). tfjs-node 4.x fails to load in a second thread of the
  * same process, so with the native backends the engine runs exactly one
  * worker and no other thread may load them.
  */

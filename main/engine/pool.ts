@@ -176,6 +176,8 @@ export class WorkerPool {
   private queue: Job[] = [];
   private nextId = 1;
   private closed = false;
+  /** Replacement workers still starting. */
+  private starting = 0;
 
   private constructor(
     readonly backend: BackendInfo,
@@ -266,6 +268,9 @@ export class WorkerPool {
   private enqueue(request: WorkerRequest, transfer: ArrayBuffer[], label: string, onIteration?: (event: IterationEvent) => void, signal?: AbortSignal): Promise<unknown> {
     if (this.closed) return Promise.reject(new CancelledError('The engine is closed: create a new engine to solve.'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
+    if (this.slots.length === 0 && this.starting === 0) {
+      return Promise.reject(new WorkerCrashError('No engine worker is running: every worker crashed and none could be restarted. Create a new engine.'));
+    }
     const id = this.nextId++;
     request.id = id;
     return new Promise((resolve, reject) => {
@@ -395,6 +400,7 @@ export class WorkerPool {
   }
 
   private async replace(index: number): Promise<void> {
+    this.starting++;
     try {
       const { slot } = await spawnReady(index, this.backend.name);
       if (this.closed) {
@@ -407,9 +413,11 @@ export class WorkerPool {
       this.dispatch();
     } catch (error) {
       log.error({ worker: index, err: error }, 'replacement engine worker failed to start');
-      if (this.slots.length === 0) {
+      if (this.slots.length === 0 && this.starting === 1) {
         for (const job of this.queue.splice(0)) this.settle(job, error instanceof Error ? error : new Error(String(error)));
       }
+    } finally {
+      this.starting--;
     }
   }
 
