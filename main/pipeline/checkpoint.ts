@@ -34,7 +34,7 @@ export interface RunManifest {
   seconds: number;
 }
 
-/** Settings that determine the pruned weights; any difference makes a resume invalid. */
+/** Settings that determine the pruned weights. A resume with any difference is rejected. */
 export type RunFingerprint = Record<string, string | number | boolean | null | Record<string, unknown>>;
 
 export interface PrunedLinear {
@@ -76,7 +76,7 @@ async function readJson<T>(path: string): Promise<T> {
 
 /**
  * Prepares `dir` for a new run, or reads its state to resume. A new run
- * rejects a folder that already contains a run; a resume rejects a folder
+ * rejects a folder that already contains a run. A resume rejects a folder
  * without one or with different settings.
  */
 export async function openRunFolder(dir: string, fingerprint: RunFingerprint, blocks: number, resume: boolean): Promise<RunState> {

@@ -6,9 +6,9 @@
  * 2..seqLen from the ones before, and perplexity = exp(mean NLL) over all
  * predicted tokens, with the NLL summed in float64.
  *
- * Memory: the activations of a batch of windows are held and the batch runs
- * block by block (load block k, run it on every chunk of the batch, release
- * it), so only one block's weights are in memory at a time.
+ * Memory: the activations of a batch of windows are held, and the batch runs
+ * block by block: load block k, run it on every chunk of the batch, release
+ * it. Only one block's weights are in memory at a time.
  */
 import { CancelledError, InvalidInputError } from '../engine/types.js';
 import type { CausalLM } from '../model/types.js';

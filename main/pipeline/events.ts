@@ -4,8 +4,8 @@
  * it in SQLite and forward it unchanged to the window or the browser.
  *
  * `progress` is the fraction of the pruning work done, weighted by layer size
- * (rows × cols); `secondsLeft` is an estimate extrapolated from the seconds
- * spent per unit of that work so far, null until one layer has finished.
+ * (rows × cols). `secondsLeft` is an estimate that extrapolates the seconds
+ * spent per unit of that work so far. It is null until one layer has finished.
  */
 import type { Method } from '../../shared/targets.js';
 

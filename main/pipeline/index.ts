@@ -47,9 +47,9 @@ export interface PruneHooks {
 
 /**
  * Prunes a model block by block and writes the output folder. Rejects with
- * InvalidInputError for bad settings or paths (before any work), and with
- * CancelledError when `hooks.signal` aborts; a cancelled or killed run can be
- * continued with `resume: true` and the same settings and run folder.
+ * InvalidInputError for bad settings or paths before any work, and with
+ * CancelledError when `hooks.signal` aborts. A cancelled or killed run
+ * continues with `resume: true` and the same settings and run folder.
  */
 export async function runPrune(settings: PruneSettings, hooks: PruneHooks = {}): Promise<PruneOutcome> {
   return runPruneImpl(settings, hooks);

@@ -41,9 +41,9 @@ export type ModelInspection = ModelSummary & {
 };
 
 /**
- * Estimates the memory of a prune run, in bytes: the resident embedding and
- * classifier, one block's linears in float32 (plus the engine's copies of
- * them), the calibration activations entering and leaving a block, the
+ * Estimates the memory of a prune run, in bytes. It adds the resident
+ * embedding and classifier, one block's linears in float32 twice (the engine
+ * gets copies), the calibration activations entering and leaving a block, the
  * largest captured input, and one float64 H per input group.
  * NOTE: an estimate of the large buffers only; tfjs intermediates of a
  * forward chunk and the solvers' workspaces come on top.

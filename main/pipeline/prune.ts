@@ -5,9 +5,9 @@
  *    (the embeddings for block 0);
  * 2. one forward pass of the dense block collects every linear's input and
  *    accumulates H = XᵀX in float64, one H per input group;
- * 3. each input group goes to the engine with its target (groups that mix
- *    attention and MLP linears are split by kind, since a solve takes one
- *    target); the groups of a block are solved concurrently in the engine's
+ * 3. each input group goes to the engine with its target. A solve takes one
+ *    target, so a group that mixes attention and MLP linears is split by
+ *    kind. The groups of a block are solved concurrently in the engine's
  *    worker pool;
  * 4. the pruned weights are set and the block's outputs recomputed with them:
  *    they are block k+1's inputs;
@@ -36,7 +36,7 @@ export interface BlockPruneOptions {
   method: Method;
   targets: { attention: Target; mlp: Target };
   runDir: string;
-  /** Run folder state; blocks before `state.manifest.finishedBlocks` are done. */
+  /** Run folder state. Blocks before `state.manifest.finishedBlocks` are done. */
   state: RunState;
   /** Inputs of block `state.manifest.finishedBlocks`, [samples·seqLen, hidden]. */
   inputs: Float32Array;
@@ -49,7 +49,7 @@ export interface BlockPruneOptions {
 /** Linears of block `block`, in forward order, with that block's tensor names. */
 export type BlockLinears = (block: number) => LinearInfo[];
 
-/** Prunes the remaining blocks; returns the layer records of every block, in forward order. */
+/** Prunes the blocks after the last checkpoint and returns the layer records of every block, in forward order. */
 export async function pruneBlocks(options: BlockPruneOptions, linearsOf: BlockLinears): Promise<LayerRecord[]> {
   const { model, engine, method, targets, runDir, state, samples, seqLen, emit, signal } = options;
   const { blocks, hidden } = model.summary;

@@ -180,7 +180,7 @@ function modelBytes(path: string): number {
   return stats.isDirectory() ? -1 : stats.size;
 }
 
-/** Rejects unusable paths before any work, so a run never fails after pruning for a reason known at the start. */
+/** Rejects unusable model, output and run folder paths before any work, so these fail in seconds rather than after pruning. */
 async function checkPaths(model: string, out: string, runDir: string, overwrite: boolean, resume: boolean): Promise<void> {
   if (!existsSync(model)) {
     throw new InvalidInputError(`Model path ${model} was not found: pass a llama2.c .bin file or a Hugging Face model folder with --model.`);

@@ -33,8 +33,8 @@ export interface PruningReport {
 }
 
 export async function saveOutput(loaded: LoadedModel, out: string, runDir: string, report: PruningReport, overwrite: boolean, signal?: AbortSignal): Promise<void> {
-  // TODO: write the model in the input's format with writePrunedModel once main/model/write.ts exists; until then the
-  // output holds the pruned linears as the run folder's per-block safetensors files.
+  // TODO: write the model in the input's format with writePrunedModel (main/model/write.ts), which does not exist yet.
+  // Until then the output contains the pruned linears as the run folder's per-block safetensors files.
   const partial = join(dirname(out), `.${Date.now()}-${process.pid}.partial`);
   await mkdir(partial, { recursive: true });
   try {

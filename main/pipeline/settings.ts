@@ -106,7 +106,7 @@ export interface LayerRecord {
   iterations: number | null;
 }
 
-/** What `runPrune` returns; `prune --json` prints exactly this object. */
+/** Outcome of `runPrune`, which `prune --json` prints as it is. */
 export interface PruneOutcome {
   method: Method;
   targets: Targets;
