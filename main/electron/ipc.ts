@@ -4,13 +4,12 @@
  * frame showing the bundled renderer, then validated and dispatched like a
  * web-mode request.
  */
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
 import { ipcMain, type BrowserWindow, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
 import { CHANNEL_NAMES, EVENT_NAMES, type InvokeResult } from '../../shared/ipc.js';
 import type { EventBus } from '../app/event-bus.js';
 import { dispatch, type Handlers } from '../app/handlers.js';
 import { moduleLogger } from '../log.js';
+import { isRendererUrl } from './sender.js';
 
 const log = moduleLogger('electron.ipc');
 
@@ -23,16 +22,6 @@ export interface IpcOptions {
   rendererIndex: string;
   handlers: Handlers;
   bus: EventBus;
-}
-
-/** True when `url` is the bundled renderer's index.html (any query or hash). */
-export function isRendererUrl(url: string, rendererIndex: string): boolean {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'file:' && resolve(fileURLToPath(parsed)) === resolve(rendererIndex);
-  } catch {
-    return false;
-  }
 }
 
 /** Registers the IPC handlers; returns the function that removes them. */
