@@ -5,6 +5,8 @@ import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
 import { relativeError } from '../../main/engine/linalg/relative-error.js';
 import { markSmallest, markSmallestInGroup, selectBySampling, selectInPlace } from '../../main/engine/linalg/select.js';
 import { runToEnd } from '../../main/engine/linalg/steps.js';
+import { multiply, multiplyInSlices, toTensor } from '../../main/engine/linalg/tensor.js';
+import { CancelledError } from '../../main/engine/types.js';
 import {
   factorShiftedTridiagonal,
   formQ,
@@ -278,5 +280,32 @@ describe('relativeError', () => {
 
   it('rejects mismatched sizes', () => {
     expect(() => relativeError(new Float32Array(6), new Float32Array(6), new Float32Array(4), 2, 3)).toThrow(/expected W/);
+  });
+});
+
+describe('multiplyInSlices', () => {
+  it('matches one product when sliced', async () => {
+    const next = random(9);
+    const left = Float32Array.from({ length: 7 * 5 }, () => next() - 0.5);
+    const right = toTensor(tf, Float32Array.from({ length: 5 * 3 }, () => next() - 0.5), 5, 3);
+    const whole = multiply(tf, left, 7, 5, right);
+    // 15 multiply-adds per row and 40 per slice: slices of 2 rows.
+    const sliced = await multiplyInSlices(tf, left, 7, 5, right, undefined, undefined, 40);
+    const doubled = await multiplyInSlices(tf, left, 7, 5, right, undefined, (slice) => slice.map((value) => 2 * value), 40);
+    right.dispose();
+    expect(Array.from(sliced)).toEqual(Array.from(whole));
+    expect(Array.from(doubled)).toEqual(Array.from(whole).map((value) => 2 * value));
+  });
+
+  it('throws CancelledError between slices once aborted', async () => {
+    const right = toTensor(tf, new Float32Array(4).fill(1), 2, 2);
+    const controller = new AbortController();
+    controller.abort();
+    const before = tf.memory().numTensors;
+    await expect(multiplyInSlices(tf, new Float32Array(8), 4, 2, right, controller.signal, undefined, 4)).rejects.toBeInstanceOf(
+      CancelledError,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    right.dispose();
   });
 });

@@ -4,6 +4,7 @@
  * so every temporary tensor is created and disposed here.
  */
 import type * as tfCore from '@tensorflow/tfjs-core';
+import { checkCancelled } from './steps.js';
 
 export type Tf = typeof tfCore;
 export type Tensor2D = tfCore.Tensor2D;
@@ -34,4 +35,44 @@ export function multiply(
   } finally {
     product.dispose();
   }
+}
+
+/**
+ * Multiply-adds per product slice in {@link multiplyInSlices}: about 0.1 s at
+ * the 15 GFLOP/s that the wasm backend reached on one 2.4 GHz EPYC core (an
+ * estimate for other machines).
+ */
+const SLICE_MULTIPLY_ADDS = 1e9;
+
+/**
+ * Returns left · right like {@link multiply}, computed in slices of rows with
+ * a cancellation check between slices, so an abort takes effect during a
+ * large product. `transformSlice`, when given, post-processes each slice's
+ * result rows in place before they are stored (rows are independent).
+ */
+export async function multiplyInSlices(
+  tf: Tf,
+  left: Float32Array,
+  rows: number,
+  inner: number,
+  right: Tensor2D,
+  signal: AbortSignal | undefined,
+  transformSlice?: (slice: Float32Array, sliceRows: number) => Float32Array,
+  sliceMultiplyAdds = SLICE_MULTIPLY_ADDS,
+): Promise<Float32Array> {
+  const cols = right.shape[1];
+  const sliceRows = Math.max(1, Math.floor(sliceMultiplyAdds / (inner * cols)));
+  if (sliceRows >= rows) {
+    const product = multiply(tf, left, rows, inner, right);
+    return transformSlice ? transformSlice(product, rows) : product;
+  }
+  const result = new Float32Array(rows * cols);
+  for (let start = 0; start < rows; start += sliceRows) {
+    await checkCancelled(signal);
+    const end = Math.min(rows, start + sliceRows);
+    let product = multiply(tf, left.subarray(start * inner, end * inner), end - start, inner, right);
+    if (transformSlice) product = transformSlice(product, end - start);
+    result.set(product, start * cols);
+  }
+  return result;
 }

@@ -17,7 +17,7 @@ import {
   solveShiftedTridiagonalRows,
   type Tridiagonalization,
 } from '../linalg/tridiagonal.js';
-import { multiply, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
+import { multiply, multiplyInSlices, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
 import type { StepTimer } from './timer.js';
 
 export type InverseStrategy = 'sandwich' | 'explicit';
@@ -50,32 +50,39 @@ export class ShiftedInverse {
     private readonly timer: StepTimer,
   ) {}
 
-  /** Sets ρ; refactors T + ρI and, for the explicit strategy, rebuilds M. */
-  setRho(rho: number): void {
+  /** Sets ρ, refactors T + ρI and, for the explicit strategy, rebuilds M. */
+  async setRho(rho: number, signal: AbortSignal | undefined): Promise<void> {
     if (rho === this.rho) return;
     this.rho = rho;
-    this.factor = factorShiftedTridiagonal(this.tridiagonal, rho);
+    const factor = factorShiftedTridiagonal(this.tridiagonal, rho);
+    this.factor = factor;
     if (this.strategy !== 'explicit') return;
 
     const n = this.tridiagonal.n;
-    this.timer.time('inverse rebuild', () => {
+    await this.timer.timeAsync('inverse rebuild', async () => {
       const qTimesInverse = this.qValues.slice();
-      solveShiftedTridiagonalRows(this.factor!, qTimesInverse, n);
-      const inverse = multiply(this.tf, qTimesInverse, n, n, this.qTransposed);
+      solveShiftedTridiagonalRows(factor, qTimesInverse, n);
+      const inverse = await multiplyInSlices(this.tf, qTimesInverse, n, n, this.qTransposed, signal);
       this.explicitInverse?.dispose();
       this.explicitInverse = toTensor(this.tf, inverse, n, n);
     });
   }
 
   /** Returns R (Hn + ρI)⁻¹ for R [rows, n]. */
-  apply(R: Float32Array, rows: number): Float32Array {
+  async apply(R: Float32Array, rows: number, signal: AbortSignal | undefined): Promise<Float32Array> {
     const n = this.tridiagonal.n;
+    const factor = this.factor!;
     if (this.strategy === 'explicit') {
-      return this.timer.time('admm matmul', () => multiply(this.tf, R, rows, n, this.explicitInverse!));
+      const inverse = this.explicitInverse!;
+      return this.timer.timeAsync('admm matmul', () => multiplyInSlices(this.tf, R, rows, n, inverse, signal));
     }
-    const rotated = this.timer.time('admm matmul', () => multiply(this.tf, R, rows, n, this.q));
-    this.timer.time('tridiagonal solve', () => solveShiftedTridiagonalRows(this.factor!, rotated, rows));
-    return this.timer.time('admm matmul', () => multiply(this.tf, rotated, rows, n, this.qTransposed));
+    // Each slice of rows goes through R Q, the row-wise tridiagonal solve and · Qᵀ.
+    return this.timer.timeAsync('admm matmul', () =>
+      multiplyInSlices(this.tf, R, rows, n, this.q, signal, (rotated, sliceRows) => {
+        solveShiftedTridiagonalRows(factor, rotated, sliceRows);
+        return multiply(this.tf, rotated, sliceRows, n, this.qTransposed);
+      }),
+    );
   }
 
   dispose(): void {

@@ -18,7 +18,7 @@ import type { AlpsSettings } from '../defaults.js';
 import type { IterationEvent, LayerWeights, Target } from '../types.js';
 import { checkCancelled, runCancellable } from '../linalg/steps.js';
 import { formQBlockedSteps, tridiagonalizeSteps, type Tridiagonalization } from '../linalg/tridiagonal.js';
-import { multiply, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
+import { multiplyInSlices, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
 import { ShiftedInverse, chooseStrategy } from './alps-operator.js';
 import { TargetProjector } from './projection.js';
 import type { StepTimer } from './timer.js';
@@ -123,7 +123,7 @@ export async function solveAlpsLayer(
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < n; i++) B0[r * n + i] = layer.W[r * n + i] * scale[i];
   }
-  const YtX = timer.time('admm matmul', () => multiply(tf, B0, rows, n, prepared.hessian));
+  const YtX = await timer.timeAsync('admm matmul', () => multiplyInSlices(tf, B0, rows, n, prepared.hessian, signal));
   const dense = dotFloat64(B0, YtX);
 
   const projector = new TargetProjector(target, rows, n);
@@ -156,13 +156,13 @@ export async function solveAlpsLayer(
   let grown = false;
   let iterations = settings.maxIterations;
   try {
-    inverse.setRho(rho);
+    await inverse.setRho(rho, signal);
     for (let iteration = 0; iteration < settings.maxIterations; iteration++) {
       await checkCancelled(signal);
 
       // B = (YtX − V + ρD)(Hn + ρI)⁻¹
       for (let t = 0; t < total; t++) R[t] = YtX[t] - V[t] + rho * D[t];
-      B = inverse.apply(R, rows);
+      B = await inverse.apply(R, rows, signal);
 
       // D = proj(B + V/ρ); V += ρ(B − D)
       timer.time('projection', () => {
@@ -205,9 +205,11 @@ export async function solveAlpsLayer(
 
       previousSupport.set(support);
       rho = Math.min(rho, settings.rhoMax);
-      inverse.setRho(rho);
+      await inverse.setRho(rho, signal);
 
-      const objective = timer.time('objective', () => projectedObjective(tf, prepared, projector, B, B0, rows, dense));
+      const objective = await timer.timeAsync('objective', () =>
+        projectedObjective(tf, prepared, projector, B, B0, rows, dense, signal),
+      );
       const event: IterationEvent = { layer: layer.name, iteration: iteration + 1, rho, supportChange: change, objective };
       trace.push(event);
       onIteration?.(event);
@@ -237,7 +239,7 @@ export async function solveAlpsLayer(
 }
 
 /** tr((P − B0) Hn (P − B0)ᵀ) / tr(B0 Hn B0ᵀ) for P = proj(B): the progress measure of the reference. */
-function projectedObjective(
+async function projectedObjective(
   tf: Tf,
   prepared: AlpsPreparation,
   projector: TargetProjector,
@@ -245,13 +247,14 @@ function projectedObjective(
   B0: Float32Array,
   rows: number,
   dense: number,
-): number {
+  signal: AbortSignal | undefined,
+): Promise<number> {
   const total = B.length;
   const projected = new Float32Array(total);
   projector.project(B, projected, new Uint8Array(total));
   const difference = new Float32Array(total);
   for (let t = 0; t < total; t++) difference[t] = projected[t] - B0[t];
-  const product = multiply(tf, difference, rows, prepared.n, prepared.hessian);
+  const product = await multiplyInSlices(tf, difference, rows, prepared.n, prepared.hessian, signal);
   return dense > 0 ? dotFloat64(difference, product) / dense : 0;
 }
 
@@ -278,7 +281,7 @@ async function conjugateGradientOnSupport(
 ): Promise<Float32Array> {
   const total = rows * n;
   const X = X0.slice();
-  const product = multiply(tf, X, rows, n, hessian);
+  const product = await multiplyInSlices(tf, X, rows, n, hessian, signal);
   const residual = new Float32Array(total);
   for (let t = 0; t < total; t++) residual[t] = support[t] ? YtX[t] - product[t] : 0;
 
@@ -296,7 +299,7 @@ async function conjugateGradientOnSupport(
     if (iteration === 1) {
       direction.set(residual);
     }
-    const curvature = multiply(tf, direction, rows, n, hessian);
+    const curvature = await multiplyInSlices(tf, direction, rows, n, hessian, signal);
     const denominators = rowDots(direction, curvature, rows, n);
     for (let r = 0; r < rows; r++) {
       const alpha = residualNorms[r] / (denominators[r] === 0 ? 1e-8 : denominators[r]);
