@@ -61,7 +61,11 @@ export function createHandlers(app: AppContext, overrides: Partial<Handlers> = {
       if (settings.evalFile !== null) {
         requireExisting(settings.evalFile, 'Evaluation file', 'choose a text or JSONL file, or turn evaluation off.');
       }
-      mkdirSync(settings.outDir, { recursive: true });
+      try {
+        mkdirSync(settings.outDir, { recursive: true });
+      } catch (error) {
+        throw invalidInputError(`Output folder ${settings.outDir} cannot be created (${(error as Error).message}): choose a folder you can write to.`);
+      }
       return { runIds: manager.start(settings) };
     },
 

@@ -250,9 +250,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(new Error(`Port ${options.port} on 127.0.0.1 is already in use: choose another --port, or --port 0 for a free one.`));
+      } else {
+        reject(error);
+      }
+    });
     server.listen(options.port, '127.0.0.1', () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (error) => log.error({ err: error, port }, 'web server error'));
       resolve();
     });
   });

@@ -264,3 +264,11 @@ describe('web server without a built interface', () => {
     }
   });
 });
+
+describe('web server port', () => {
+  it('reports a port in use', async () => {
+    await expect(startWebServer({ handlers: createHandlers(app), bus: app.bus, rendererDir, port: server.port })).rejects.toThrow(
+      `Port ${server.port} on 127.0.0.1 is already in use: choose another --port, or --port 0 for a free one.`,
+    );
+  });
+});

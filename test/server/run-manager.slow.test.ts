@@ -146,6 +146,7 @@ describe('run manager', () => {
     await watcher.next(isStatus(runId!, 'cancelled'));
     const elapsed = Date.now() - requestedAt;
 
+    console.log(`run.cancel → status cancelled in ${elapsed} ms`);
     expect(elapsed).toBeLessThan(1500);
     const run = app.store.runs.require(runId!);
     expect(run.status).toBe('cancelled');
