@@ -120,10 +120,12 @@ describe('web mode journey', () => {
     await page.getByTestId('start-run').click();
     await page.getByTestId('progress-card').waitFor();
 
-    // Progress moves: layers finish while the run is still running.
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=chart-layer-error] rect').length >= 3, null, { timeout: RUN_TIMEOUT_MS });
+    // Progress moves: layers finish while the run is still running. Block 0
+    // has 7 linears, so 9 bars means block 1 is under way.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=chart-layer-error] rect').length >= 9, null, { timeout: RUN_TIMEOUT_MS });
     const runningFraction = await page.getByTestId('progress-bar').evaluate((bar) => (bar as HTMLProgressElement).value);
     expect(runningFraction).toBeGreaterThan(0);
+    expect(runningFraction).toBeLessThan(1);
     await saveScreenshot(page, 'progress', false);
 
     await page.getByTestId('status-finished').waitFor({ timeout: RUN_TIMEOUT_MS });
@@ -186,7 +188,8 @@ describe('web mode journey', () => {
     await page.getByTestId('edit-notes').fill('16 × 128 calibration tokens');
     await page.getByTestId('save-edit').click();
     await page.getByText('ALPS 0.7 (e2e)').waitFor();
-    expect(await page.locator('[data-status=finished]').textContent()).toContain('16 × 128 calibration tokens');
+    await page.getByText('16 × 128 calibration tokens').waitFor();
+    expect(await page.locator('[data-status=finished] .name').textContent()).toBe('ALPS 0.7 (e2e)');
     await saveScreenshot(page, 'history');
   });
 

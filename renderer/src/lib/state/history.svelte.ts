@@ -85,18 +85,19 @@ export class HistoryManager {
     this.app.show('results');
   }
 
-  async rename(runId: string, name: string): Promise<void> {
-    const trimmed = name.trim();
-    if (trimmed === '') {
-      this.app.errors.report('Renaming the run', new Error('The new name is empty: type at least one character.'));
-      return;
+  /** Saves a new name, new notes or both, then reloads the list once. */
+  async edit(runId: string, changes: { name?: string; notes?: string }): Promise<void> {
+    if (changes.name !== undefined) {
+      const name = changes.name.trim();
+      if (name === '') {
+        this.app.errors.report('Renaming the run', new Error('The new name is empty: type at least one character.'));
+        return;
+      }
+      await this.app.call('Renaming the run', 'runs.rename', { runId, name });
     }
-    await this.app.call('Renaming the run', 'runs.rename', { runId, name: trimmed });
-    await this.refresh();
-  }
-
-  async setNotes(runId: string, notes: string): Promise<void> {
-    await this.app.call('Saving the notes', 'runs.setNotes', { runId, notes });
+    if (changes.notes !== undefined) {
+      await this.app.call('Saving the notes', 'runs.setNotes', { runId, notes: changes.notes });
+    }
     await this.refresh();
   }
 
