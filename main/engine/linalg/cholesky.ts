@@ -84,21 +84,52 @@ export function* upperCholeskyOfInverseSteps(A: Float64Array, n: number): Genera
   const L = reversed;
 
   // Row i of X = L⁻¹ solves x L = e_i, that is Lᵀ xᵀ = e_i, by back
-  // substitution; each step is an axpy along a row of L.
+  // substitution in which each step is an axpy along a row of L. Rows i and
+  // i + 1 run together so each row of L read serves both.
   const U = new Float64Array(n * n);
-  const x = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    x.fill(0, 0, i + 1);
-    for (let k = i; k >= 0; k--) {
-      const rowK = k * n;
-      const value = ((k === i ? 1 : 0) - x[k]) / L[rowK + k];
-      x[k] = value;
-      for (let m = 0; m < k; m++) x[m] += value * L[rowK + m];
-    }
+  const x0 = new Float64Array(n);
+  const x1 = new Float64Array(n);
+  const storeRow = (x: Float64Array, i: number): void => {
     // U[n-1-i][n-1-m] = X[i][m] for m <= i.
     const rowU = (n - 1 - i) * n;
     for (let m = 0; m <= i; m++) U[rowU + (n - 1 - m)] = x[m];
+  };
+
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    x0.fill(0, 0, i + 1);
+    x1.fill(0, 0, i + 2);
+    const rowLast = (i + 1) * n;
+    const last = 1 / L[rowLast + i + 1];
+    x1[i + 1] = last;
+    for (let m = 0; m <= i; m++) x1[m] += last * L[rowLast + m];
+
+    for (let k = i; k >= 0; k--) {
+      const rowK = k * n;
+      const pivot = L[rowK + k];
+      const value0 = ((k === i ? 1 : 0) - x0[k]) / pivot;
+      const value1 = -x1[k] / pivot;
+      x0[k] = value0;
+      x1[k] = value1;
+      for (let m = 0; m < k; m++) {
+        const l = L[rowK + m];
+        x0[m] += value0 * l;
+        x1[m] += value1 * l;
+      }
+    }
+    storeRow(x0, i);
+    storeRow(x1, i + 1);
     yield;
+  }
+  if (i < n) {
+    x0.fill(0, 0, i + 1);
+    for (let k = i; k >= 0; k--) {
+      const rowK = k * n;
+      const value = ((k === i ? 1 : 0) - x0[k]) / L[rowK + k];
+      x0[k] = value;
+      for (let m = 0; m < k; m++) x0[m] += value * L[rowK + m];
+    }
+    storeRow(x0, i);
   }
   return U;
 }
