@@ -30,6 +30,10 @@ function resourcesDir(): string {
   return app.isPackaged ? join(process.resourcesPath, 'resources') : join(app.getAppPath(), 'resources');
 }
 
+/**
+ * Creates the app window. Its Content-Security-Policy comes from the meta tag
+ * in renderer/index.html, because file:// pages get no response headers.
+ */
 function createWindow(): BrowserWindow {
   const window = new BrowserWindow({
     width: 1280,

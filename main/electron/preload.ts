@@ -12,6 +12,9 @@
  * `require` reaches only a few modules. The file therefore has no import
  * statements. It gets the declared channel and event names from the main
  * process, because it cannot load shared/ipc.ts and its zod schemas.
+ *
+ * NOTE: not yet run in a real Electron here (no binary on the build machine):
+ * test/electron/window.test.ts covers it where Electron is installed.
  */
 type ElectronModule = typeof import('electron');
 type AlpsApi = import('../../shared/ipc.js').AlpsApi;
