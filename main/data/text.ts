@@ -25,7 +25,9 @@ export async function readDocuments(path: string): Promise<string[]> {
     content = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'was not found' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? String(error)})`;
+    let reason = `cannot be read (${code ?? String(error)})`;
+    if (code === 'ENOENT') reason = 'was not found';
+    if (code === 'EISDIR') reason = 'is a folder';
     throw new Error(`Text file ${path} ${reason}: pass a plain-text or JSONL file.`);
   }
   if (content.trim() === '') {
@@ -33,7 +35,7 @@ export async function readDocuments(path: string): Promise<string[]> {
   }
   const extension = extname(path).toLowerCase();
   const documents = extension === '.jsonl' || extension === '.ndjson' ? parseJsonl(path, content) : splitDocuments(content);
-  if (documents.length === 0) throw new Error(`Text file ${path} holds no non-empty document.`);
+  if (documents.length === 0) throw new Error(`Text file ${path} contains only empty documents: it needs at least one document with text.`);
   return documents;
 }
 

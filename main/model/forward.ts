@@ -29,13 +29,13 @@ export interface BlockSpec {
   mlp: 'swiglu' | 'relu';
 }
 
-/** A weight and its optional bias, as tensors. */
+/** A weight and its optional bias, as tensors. Linear weights are stored transposed, Wᵀ [in, out]. */
 export interface Affine {
   weight: Tensor;
   bias: Tensor | null;
 }
 
-/** One block's weights, by role. Linear weights are [out, in]. */
+/** One block's weights, by role. */
 export interface BlockTensors {
   attentionNorm: Affine;
   q: Affine;
@@ -77,9 +77,9 @@ export function applyNorm(tf: TF, x: Tensor, norm: Affine, kind: 'rms' | 'layer'
   return norm.bias ? tf.add(scaled, norm.bias) : scaled;
 }
 
-/** x [N, in] times Wᵀ [in, out], plus the bias. */
+/** x [N, in] times Wᵀ [in, out] (as stored), plus the bias. */
 export function applyLinear(tf: TF, x: Tensor, linear: Affine): Tensor {
-  const y = tf.matMul(x, linear.weight, false, true);
+  const y = tf.matMul(x, linear.weight);
   return linear.bias ? tf.add(y, linear.bias) : y;
 }
 
@@ -104,11 +104,11 @@ function groupedMask(seqLen: number, group: number, slidingWindow: number | null
 }
 
 /**
- * Rotation tables for RoPE written as rotate(x) = x * C + (x @ R) * S, with
- * C and S [T, d] holding cos and sin of each pair's angle at both of the
- * pair's positions and R [d, d] the signed permutation that maps each pair
- * (a, b) to (−b, a). One small matmul replaces strided slicing, which the
- * wasm backend runs slowly.
+ * Builds RoPE tables for rotate(x) = x * C + (x @ R) * S. C and S [T, d]
+ * contain the cos and sin of each pair's angle at both positions of the
+ * pair, and R [d, d] is the signed permutation that maps each pair (a, b)
+ * to (−b, a). One small matmul replaces strided slicing, which the wasm
+ * backend runs slowly.
  */
 function ropeTables(spec: BlockSpec, seqLen: number): { C: Float32Array; S: Float32Array; R: Float32Array } {
   const rope = spec.rope!;
@@ -171,18 +171,27 @@ export function forwardBlock(tf: TF, spec: BlockSpec, weights: BlockTensors, x: 
     }
     // Query head h reads kv head floor(h / G), G = H / K. Ordering the queries as [B, K, G * T, d]
     // lets each kv head serve its G query heads in one matmul, with no copy of k and v.
+    // The query is scaled by d^-0.5 before the product, as OPT does (Llama scales the scores instead).
     const group = heads / kvHeads;
     const scaledQ = tf.mul(q, 1 / Math.sqrt(headDim));
     const qGrouped = tf.reshape(
       tf.transpose(tf.reshape(scaledQ, [batch, seqLen, kvHeads, group, headDim]), [0, 2, 3, 1, 4]),
       [batch * kvHeads, group * seqLen, headDim],
     );
-    const kHeads = tf.reshape(tf.transpose(k, [0, 2, 1, 3]), [batch * kvHeads, seqLen, headDim]);
-    const vHeads = tf.reshape(tf.transpose(tf.reshape(v, [batch, seqLen, kvHeads, headDim]), [0, 2, 1, 3]), [batch * kvHeads, seqLen, headDim]);
+    // Keys as Kᵀ [B * K, d, T], so that the score matmul needs no transposeB.
+    const keysT = tf.transpose(k, [0, 2, 3, 1]);
+    const keySlices = tf.unstack(tf.reshape(keysT, [batch * kvHeads, headDim, seqLen]));
+    const valueSlices = tf.unstack(tf.reshape(tf.transpose(tf.reshape(v, [batch, seqLen, kvHeads, headDim]), [0, 2, 1, 3]), [batch * kvHeads, seqLen, headDim]));
+    const querySlices = tf.unstack(qGrouped);
 
+    // One (sequence, kv head) at a time: 2-D matmuls run several times faster than batched
+    // ones on the wasm backend, and each [G * T, T] score matrix stays in cache.
     const mask = tf.tensor2d(groupedMask(seqLen, group, spec.slidingWindow), [group * seqLen, seqLen]);
-    const scores = tf.add(tf.matMul(qGrouped, kHeads, false, true), mask);
-    const context = tf.matMul(tf.softmax(scores), vHeads);
+    const contexts = querySlices.map((query, i) => {
+      const scores = tf.add(tf.matMul(query, keySlices[i]!), mask);
+      return tf.matMul(tf.softmax(scores), valueSlices[i]!);
+    });
+    const context = tf.concat(contexts, 0);
     // [B * K, G * T, d] is [B, H, T, d]; move heads next to d: [B, T, H, d] → [N, H * d].
     const attention = tf.reshape(tf.transpose(tf.reshape(context, [batch, heads, seqLen, headDim]), [0, 2, 1, 3]), [tokens, heads * headDim]);
     capture(onInput, INPUT_GROUPS.attentionOutput, attention, tokens);

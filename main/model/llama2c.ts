@@ -2,8 +2,8 @@
  * Loader for llama2.c "legacy" checkpoints (`run.c` format, version 0).
  *
  * Layout (little-endian): seven int32 (dim, hidden_dim, n_layers, n_heads,
- * n_kv_heads, vocab_size, seq_len), then float32 tensors stacked over layers:
- * token embedding [vocab, dim]; rms_att [L, dim]; wq [L, dim, dim];
+ * n_kv_heads, vocab_size, seq_len). Then come float32 tensors, stacked over
+ * layers: token embedding [vocab, dim]; rms_att [L, dim]; wq [L, dim, dim];
  * wk [L, kv_dim, dim]; wv [L, kv_dim, dim]; wo [L, dim, dim]; rms_ffn [L, dim];
  * w1 [L, hidden, dim]; w2 [L, dim, hidden]; w3 [L, hidden, dim];
  * rms_final [dim]; two legacy RoPE tables of seq_len * head_size / 2 floats;

@@ -1,12 +1,12 @@
 /** Checks shared by the weight sources. */
 import type { TensorRef } from './transformer.js';
 
-/** Throws when `values` holds NaN or ±Infinity, naming the tensor and the first bad index. */
+/** Throws when `values` contains NaN or ±Infinity, naming the tensor and the first bad index. */
 export function assertFinite(values: Float32Array, name: string, file: string): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
       throw new Error(
-        `Tensor ${name} in ${file} holds ${values[i]} at flat index ${i}: the weights are corrupt or overflowed. Re-export the model in float32 or a wider dtype.`,
+        `Tensor ${name} in ${file} contains ${values[i]} at flat index ${i}: the weights are corrupt or overflowed. Re-export or re-download the model.`,
       );
     }
   }

@@ -1,10 +1,10 @@
 /**
  * Writes a pruned model in the format it was read from.
  *
- * Hugging Face: a folder with the same weight files (same tensor names,
- * dtypes, order and sharding, so the original headers and index stay valid),
- * plus config.json, generation_config.json, the tokenizer files and every
- * other top-level file of the input folder except weights in other formats.
+ * Hugging Face: a folder with the same weight files, keeping tensor names,
+ * dtypes, order and sharding, so the original headers and index stay valid.
+ * Every other top-level file of the input folder is copied too (config.json,
+ * generation_config.json, tokenizer files), except weights in other formats.
  * llama2.c: the checkpoint in the same layout (header, tensors, trailing RoPE
  * tables) plus its tokenizer file.
  *

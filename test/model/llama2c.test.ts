@@ -213,7 +213,7 @@ describe('llama2.c model errors', () => {
     writeFileSync(file, bytes);
     const loaded = await loadModel(file, { tf, tokenizerPath: path.join(modelDir, 'tok512.bin') });
     await loaded.model.loadBlock(0);
-    await expect(loaded.model.loadBlock(1)).rejects.toThrow(/Tensor blocks\.1\.attention\.wq in .*nan\.bin holds NaN at flat index 0/);
+    await expect(loaded.model.loadBlock(1)).rejects.toThrow(/Tensor blocks\.1\.attention\.wq in .*nan\.bin contains NaN at flat index 0/);
     loaded.model.dispose();
   });
 });

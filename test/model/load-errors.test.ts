@@ -134,7 +134,7 @@ describe('Hugging Face load errors', () => {
     writeFileSync(file, bytes);
     const { model } = openHuggingFaceModel(folder, tf);
     await model.loadBlock(0);
-    await expect(model.loadBlock(1)).rejects.toThrow(/Tensor model\.layers\.1\.self_attn\.k_proj\.weight in .*model\.safetensors holds NaN at flat index 7/);
+    await expect(model.loadBlock(1)).rejects.toThrow(/Tensor model\.layers\.1\.self_attn\.k_proj\.weight in .*model\.safetensors contains NaN at flat index 7/);
     model.dispose();
   });
 
@@ -147,7 +147,7 @@ describe('Hugging Face load errors', () => {
     const bytes = readFileSync(file);
     bytes.writeFloatLE(-Infinity, target.begin);
     writeFileSync(file, bytes);
-    expect(() => openHuggingFaceModel(folder, tf)).toThrow(/Tensor model\.embed_tokens\.weight in .*holds -Infinity at flat index 0/);
+    expect(() => openHuggingFaceModel(folder, tf)).toThrow(/Tensor model\.embed_tokens\.weight in .*contains -Infinity at flat index 0/);
   });
 
   it('rejects untied config without lm_head', () => {

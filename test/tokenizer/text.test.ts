@@ -64,7 +64,7 @@ describe('text documents', () => {
 
   it('rejects a file of separators only', async () => {
     const file = writeTemp('separators.txt', '<|endoftext|>\n<|endoftext|>\n');
-    await expect(readDocuments(file)).rejects.toThrow(/no non-empty document/);
+    await expect(readDocuments(file)).rejects.toThrow(/contains only empty documents/);
   });
 
   it('puts BOS before each document', () => {

@@ -26,10 +26,10 @@ function affine(prefix: string, out: number, input: number | null, bias: boolean
 }
 
 /**
- * Chooses the classifier: tied when config.json says so, `lm_head.weight`
- * when it says false, and when the field is absent, `lm_head.weight` if the
- * file has one and the embedding otherwise (PretrainedConfig defaults to
- * tied, and tied checkpoints store no lm_head).
+ * Chooses the classifier. tie_word_embeddings true selects the embedding and
+ * false selects `lm_head.weight`. When the field is absent, `lm_head.weight`
+ * is used if stored and the embedding otherwise, because PretrainedConfig
+ * defaults to tied and tied checkpoints store no lm_head.
  */
 function classifierRef(config: HuggingFaceConfig, stored: StoredTensors, embedding: TensorRef, folder: string): TensorRef {
   const lmHead = ref('lm_head.weight', embedding.shape);
@@ -69,7 +69,7 @@ function parameterCount(layout: Omit<ModelLayout, 'summary'>, blocks: number): n
   return total;
 }
 
-/** Every tensor a layout reads, for up-front shape checks. */
+/** Lists every tensor a layout reads, for up-front shape checks. */
 export function layoutTensors(layout: ModelLayout): TensorRef[] {
   const out: TensorRef[] = [];
   const addAffine = (a: AffineRef | null): void => {
