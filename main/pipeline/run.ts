@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { selectBackend, type BackendName } from '../engine/backend.js';
 import { createEngine } from '../engine/index.js';
 import { CancelledError, InvalidInputError } from '../engine/types.js';
@@ -186,8 +186,9 @@ async function checkPaths(model: string, out: string, runDir: string, overwrite:
     throw new InvalidInputError(`Model path ${model} was not found: pass a llama2.c .bin file or a Hugging Face model folder with --model.`);
   }
   const modelFolder = statSync(model).isDirectory() ? model : dirname(model);
-  if (out === model || out === modelFolder) {
-    throw new InvalidInputError(`Output folder ${out} is the input model's location: choose another --out, so that the input is never overwritten.`);
+  // The writer rejects these as well. Checking here fails before pruning instead of after.
+  if (out === model || !relative(out, modelFolder).startsWith('..')) {
+    throw new InvalidInputError(`Output folder ${out} would replace or contain the input model ${model}: choose an --out outside ${modelFolder}.`);
   }
   if (existsSync(out) && !overwrite) {
     throw new InvalidInputError(`Output folder ${out} already exists: pass --overwrite to replace it, or choose another --out.`);

@@ -1,16 +1,14 @@
 /**
  * The output folder of a run: the pruned model in the input's format plus
- * `pruning_report.json`. Pruned weights are read back from the run folder's
- * per-block checkpoints one block at a time, so memory stays bounded by a
- * block. The folder is assembled under a temporary name beside the final one
- * and renamed into place only when complete.
+ * `pruning_report.json`, written by writePrunedModel (main/model/write.ts),
+ * which assembles it under a temporary name and renames it into place once
+ * complete. Pruned weights are read back from the run folder's per-block
+ * checkpoints one block at a time, so memory stays bounded by a block.
  */
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { Method } from '../../shared/targets.js';
 import type { LoadedModel } from '../model/load.js';
-import { blockFile } from './checkpoint.js';
+import { writePrunedModel } from '../model/write.js';
+import { readBlockWeights } from './checkpoint.js';
 import { throwIfCancelled } from './evaluate.js';
 import type { LayerRecord, Targets } from './settings.js';
 
@@ -33,20 +31,24 @@ export interface PruningReport {
 }
 
 export async function saveOutput(loaded: LoadedModel, out: string, runDir: string, report: PruningReport, overwrite: boolean, signal?: AbortSignal): Promise<void> {
-  // TODO: write the model in the input's format with writePrunedModel (main/model/write.ts), which does not exist yet.
-  // Until then the output contains the pruned linears as the run folder's per-block safetensors files.
-  const partial = join(dirname(out), `.${Date.now()}-${process.pid}.partial`);
-  await mkdir(partial, { recursive: true });
-  try {
-    for (let block = 0; block < loaded.model.summary.blocks; block++) {
-      throwIfCancelled(signal);
-      await copyFile(join(runDir, blockFile(block)), join(partial, blockFile(block)));
-    }
-    await writeFile(join(partial, 'pruning_report.json'), `${JSON.stringify(report, null, 1)}\n`);
-    if (overwrite && existsSync(out)) await rm(out, { recursive: true, force: true });
-    await rename(partial, out);
-  } catch (error) {
-    await rm(partial, { recursive: true, force: true });
-    throw error;
+  throwIfCancelled(signal);
+  const blockOf = new Map<string, number>();
+  for (let block = 0; block < loaded.model.summary.blocks; block++) {
+    for (const linear of loaded.model.linears(block)) blockOf.set(linear.name, block);
   }
+
+  // The writer asks for tensors in file order, which may jump between blocks; one cached block keeps repeats cheap.
+  let cached: { block: number; weights: Map<string, Float32Array> } | null = null;
+  const replacement = (name: string): Float32Array | undefined => {
+    const block = blockOf.get(name);
+    if (block === undefined) return undefined;
+    if (cached?.block !== block) cached = { block, weights: readBlockWeights(runDir, block) };
+    return cached.weights.get(name);
+  };
+
+  await writePrunedModel(loaded, out, {
+    replacement,
+    extraFiles: [{ name: 'pruning_report.json', content: `${JSON.stringify(report, null, 1)}\n` }],
+    overwrite,
+  });
 }
