@@ -42,13 +42,19 @@ describe('timing fixtures', () => {
       safetensors.close();
 
       const before = tf.memory().numTensors;
+      // CPU seconds stay meaningful on a shared machine where wall-clock seconds
+      // stretch; the wasm backend runs on this one thread.
+      const cpuStart = process.cpuUsage();
       const [result] = await solveGroup(tf, { cols, H, layers: [{ name: reference.file, rows, W }] }, {
         method: reference.method,
         target: { kind: 'fraction', sparsity: reference.target },
       });
+      const cpu = process.cpuUsage(cpuStart);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const steps = Object.entries(result.timings).map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`).join(', ');
       console.log(
         `${reference.file} ${reference.method}: ${result.seconds.toFixed(2)} s (reference ${reference.seconds} s), ` +
+          `CPU ${cpuSeconds.toFixed(2)} s including the relative error, ` +
           `error ${result.relativeError.toFixed(6)} (reference ${reference.relativeError.toFixed(6)}), ` +
           `iterations ${result.iterations ?? '-'} (reference ${reference.iterations ?? '-'}); ${steps}`,
       );
