@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,5 +72,42 @@ describe('stories260K as a Hugging Face folder', () => {
   it('decodes without the dummy prefix', () => {
     const text = 'Once upon a time, Lily saw 東京.';
     expect(converted.tokenizer.decode([1, ...converted.tokenizer.encode(text)])).toBe(text);
+  });
+});
+
+describe('Hugging Face tokenizer override', () => {
+  it('accepts a tokenizer for a padded vocabulary', async () => {
+    const loaded = await loadModel(path.join(shared, 'fixtures', 'hf', 'qwen2_bias_bf16_tied'), { tf, tokenizerPath: converted.source.tokenizer });
+    expect(loaded.source.tokenizer).toBe(converted.source.tokenizer);
+    expect(loaded.tokenizer.vocabSize).toBe(512);
+    expect(loaded.model.summary.vocabSize).toBe(600);
+    loaded.model.dispose();
+  });
+
+  it('reports shard files and index', async () => {
+    const folder = path.join(shared, 'fixtures', 'hf', 'llama3_gqa_bf16_sharded');
+    const loaded = await loadModel(folder, { tf, tokenizerPath: converted.source.tokenizer });
+    expect(loaded.source).toEqual({
+      format: 'huggingface',
+      folder,
+      tokenizer: converted.source.tokenizer,
+      weightFiles: [path.join(folder, 'model-00001-of-00002.safetensors'), path.join(folder, 'model-00002-of-00002.safetensors')],
+      index: path.join(folder, 'model.safetensors.index.json'),
+    });
+    loaded.model.dispose();
+  });
+
+  it('rejects a tokenizer larger than the vocabulary', async () => {
+    await expect(
+      loadModel(path.join(shared, 'fixtures', 'hf', 'llama2_mha_f16_tied'), { tf, tokenizerPath: converted.source.tokenizer }),
+    ).rejects.toThrow(/has 512 tokens but the model's vocab_size is 320: pass the tokenizer trained with this model \(--tokenizer FILE\)/);
+  });
+
+  it('rejects a tokenizer file that is not JSON', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'alps-bad-tok-')), 'tokenizer.json');
+    writeFileSync(file, 'not json');
+    await expect(loadModel(path.join(shared, 'fixtures', 'hf', 'qwen2_bias_bf16_tied'), { tf, tokenizerPath: file })).rejects.toThrow(
+      /Tokenizer file .*tokenizer\.json is not valid JSON/,
+    );
   });
 });

@@ -51,6 +51,12 @@ export async function loadHuggingFace(folder: string, options: LoadOptions): Pro
   try {
     const eos = readEosTokenId(folder);
     const tokenizer = HuggingFaceTokenizer.fromFile(tokenizerPath, { bosTokenId: config.bosTokenId, eosTokenId: eos });
+    // A model's vocabulary may be padded beyond the tokenizer's, but ids past the embedding cannot be embedded.
+    if (tokenizer.vocabSize > model.summary.vocabSize) {
+      throw new Error(
+        `Tokenizer ${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.summary.vocabSize}: pass the tokenizer trained with this model (--tokenizer FILE).`,
+      );
+    }
     return {
       model,
       tokenizer,
