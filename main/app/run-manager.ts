@@ -241,7 +241,8 @@ export class RunManager {
     if (active.stopAs === 'interrupted') {
       return;
     }
-    active.stopAs = stopAs;
+    // A run the user already cancelled stays cancelled when the app then quits.
+    active.stopAs = active.stopAs ?? stopAs;
     this.host?.send({ type: 'cancel', runId: active.runId });
     if (active.graceTimer !== null) {
       clearTimeout(active.graceTimer);

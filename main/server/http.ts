@@ -12,10 +12,10 @@
  *     cross-site requests.
  *   - `POST /api/invoke/<channel>`, body = the JSON request
  *     (Content-Type application/json) → 200 with
- *     `{"ok":true,"value":...}` or `{"ok":false,"error":{"name","message","code"}}`;
- *     a body that fails the channel's schema gets code `INVALID_INPUT`; an
- *     unknown channel → 404 with code `NOT_FOUND`; unparsable JSON → 400 with
- *     code `INVALID_INPUT`.
+ *     `{"ok":true,"value":...}` or `{"ok":false,"error":{"name","message","code"}}`.
+ *     A body that fails the channel's schema gets code `INVALID_INPUT`.
+ *     An unknown channel → 404 with code `NOT_FOUND`.
+ *     Unparsable JSON → 400 with code `INVALID_INPUT`.
  *   - `GET /api/events?token=TOKEN` → Server-Sent Events. Each message is one
  *     line `data: {"event":"run.event"|"run.status","payload":...}`, and a
  *     comment line every `heartbeatMs` keeps proxies from closing the stream.
@@ -99,8 +99,8 @@ function sendJson(response: ServerResponse, status: number, value: InvokeResult<
   response.end(JSON.stringify(value));
 }
 
-function tokensEqual(given: string, expected: string): boolean {
-  const left = Buffer.from(given);
+function tokensEqual(presented: string, expected: string): boolean {
+  const left = Buffer.from(presented);
   const right = Buffer.from(expected);
   return left.length === right.length && timingSafeEqual(left, right);
 }
