@@ -35,7 +35,7 @@ export type ModelSource =
       format: 'huggingface';
       folder: string;
       tokenizer: string;
-      /** Weight files, in the order of the index (one file when unsharded). */
+      /** Weight files sorted by name (one file when unsharded). */
       weightFiles: string[];
       /** The shard index file, or null for a single model.safetensors. */
       index: string | null;

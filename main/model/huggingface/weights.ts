@@ -15,7 +15,7 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 export class HuggingFaceWeights implements WeightSource {
   private constructor(
     readonly folder: string,
-    /** Open files in index order. */
+    /** Open weight files, sorted by file name. */
     readonly files: SafetensorsFile[],
     private readonly fileOf: Map<string, SafetensorsFile>,
     /** The index path, or null for a single file. */
@@ -32,7 +32,7 @@ export class HuggingFaceWeights implements WeightSource {
     if (existsSync(indexPath)) {
       indexFile = indexPath;
       weightMap = readWeightMap(indexPath);
-      fileNames = [...new Set(Object.values(weightMap))];
+      fileNames = [...new Set(Object.values(weightMap))].sort();
     } else if (existsSync(singlePath)) {
       fileNames = [SINGLE_FILE];
     } else {
