@@ -250,6 +250,33 @@ describe('web mode journey', () => {
     expect(existsSync(outputPath)).toBe(false);
   });
 
+  it('sweep of two targets runs both', async () => {
+    await page.getByTestId('nav-new-run').click();
+    await page.getByTestId('method').selectOption('magnitude');
+    await page.getByTestId('targets').fill('0.3, 2:4');
+    // The page was reloaded, so the form is back at its defaults. Magnitude
+    // pruning ignores calibration, and with no evaluation file each run only
+    // prunes and saves.
+    await page.getByTestId('samples').fill('4');
+    await page.getByTestId('seq-len').fill('64');
+    await page.getByTestId('evaluation-path').fill('');
+    await page.getByTestId('output-dir').fill(path.join(dataDir, 'models'));
+    expect((await page.getByTestId('start-run').textContent())?.trim()).toBe('Start sweep of 2 runs');
+    await page.getByTestId('start-run').click();
+
+    const sweep = page.getByTestId('sweep-runs');
+    await sweep.waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=sweep-runs] [data-testid=status-finished]').length === 2, null, {
+      timeout: RUN_TIMEOUT_MS,
+    });
+
+    await page.getByTestId('nav-history').click();
+    await page.getByTestId('history-status-filter').selectOption('finished');
+    await page.getByTestId('history-filter').fill('magnitude');
+    const targets = await page.locator('[data-testid=history-row] td:nth-child(7)').allTextContents();
+    expect(targets.sort()).toEqual(['0.3', '2:4']);
+  });
+
   it('page had no script errors', () => {
     expect(pageProblems).toEqual([]);
   });

@@ -26,6 +26,8 @@ const MAX_LOG_LINES = 400;
 /** Live state of one run, rebuilt from its pipeline events. */
 export class LiveRun {
   status = $state<RunStatus>('running');
+  /** Method and target as the run reports them when it starts; null while queued. */
+  label = $state<string | null>(null);
   /** Fraction of the pruning work done, in [0, 1]. */
   fraction = $state(0);
   secondsLeft = $state<number | null>(null);
@@ -56,6 +58,7 @@ export class LiveRun {
     this.#log(event);
     switch (event.type) {
       case 'run-started':
+        this.label = `${event.method} at ${event.targets.default}`;
         this.blocks = Array.from({ length: event.blocks }, (_, index) => (index < event.startBlock ? 'done' : 'pending'));
         break;
       case 'block-started':
