@@ -229,6 +229,7 @@ export class TransformerModel implements CausalLM {
     return values;
   }
 
+  /** Returns the stored weight [rows, cols] itself, not a copy: use setLinear to change it. */
   getLinear(name: string): Float32Array {
     return this.findLinear(name).entry.weight;
   }

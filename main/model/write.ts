@@ -29,7 +29,12 @@ const log = moduleLogger('model-write');
 const STALE_WEIGHT_EXTENSIONS = ['.bin', '.pt', '.pth', '.ckpt', '.h5', '.msgpack', '.gguf', '.onnx', '.safetensors'];
 
 export interface WriteOptions {
-  /** The new weight of tensor `name` (row-major, same element count), or undefined to keep the stored one. */
+  /**
+   * Returns the new weight of tensor `name` (row-major, same element count),
+   * or undefined to keep the stored one. It is called once per stored tensor,
+   * so a name that matches no stored tensor is never requested: compare
+   * WriteResult.replaced with the number of tensors you meant to replace.
+   */
   replacement(name: string): Float32Array | undefined;
   /** Files to add to the output folder, such as pruning_report.json. Names are plain file names. */
   extraFiles?: { name: string; content: string }[];

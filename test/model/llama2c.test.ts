@@ -85,7 +85,7 @@ describe('llama2.c model', () => {
     loaded.model.dispose();
   });
 
-  it('gives each sequence of a batch its own attention', async () => {
+  it('keeps batch sequences independent', async () => {
     const loaded = await loadModel(checkpoint, { tf });
     const a = Int32Array.from([1, 403, 407, 261, 378, 432, 383, 286]);
     const b = Int32Array.from([1, 301, 427, 309, 426, 301, 427, 309]);
@@ -97,7 +97,7 @@ describe('llama2.c model', () => {
     loaded.model.dispose();
   });
 
-  it('reads the weights stored in the layer fixtures', async () => {
+  it('reads the reference layer weights', async () => {
     const loaded = await loadModel(checkpoint, { tf });
     await loaded.model.loadBlock(4);
     for (const linear of loaded.model.linears(4)) {
@@ -110,7 +110,7 @@ describe('llama2.c model', () => {
     loaded.model.dispose();
   });
 
-  it('captures block 0 inputs that reproduce the fixture H', async () => {
+  it('block 0 captures reproduce H', async () => {
     const loaded = await loadModel(checkpoint, { tf });
     const documents = await readDocuments(path.join(shared, 'assets', 'text', 'tinystories-calibration.txt'));
     const seqLen = 256;
@@ -196,7 +196,7 @@ describe('llama2.c model errors', () => {
     await expect(loadModel(file, { tf })).rejects.toThrow(/garbage\.bin has an invalid llama2.c header/);
   });
 
-  it('names the tokenizer paths it looked for', async () => {
+  it('names searched tokenizer paths', async () => {
     const alone = mkdtempSync(path.join(tmpdir(), 'alps-alone-'));
     copyFileSync(checkpoint, path.join(alone, 'model.bin'));
     await expect(loadModel(path.join(alone, 'model.bin'), { tf })).rejects.toThrow(

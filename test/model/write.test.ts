@@ -139,7 +139,7 @@ describe('writePrunedModel for Hugging Face folders', () => {
     expect(readFileSync(blocker, 'utf8')).toBe('not a folder');
   });
 
-  it('leaves nothing behind after a mid-write failure', async () => {
+  it('cleans up after mid-write failure', async () => {
     const source = huggingFaceSource('llama3_gqa_bf16_sharded');
     const parent = mkdtempSync(path.join(workDir, 'parent-'));
     const outDir = path.join(parent, 'pruned');
