@@ -6,7 +6,7 @@
  * consecutive entries of one row.
  */
 import type { Target } from '../types.js';
-import { markSmallest, markSmallestInGroup } from '../linalg/select.js';
+import { markSmallestInGroup, selectBySampling } from '../linalg/select.js';
 
 /**
  * Returns the number of weights a target keeps: (1 − s)·rows·cols rounded
@@ -43,7 +43,7 @@ export class TargetProjector {
     const total = rows * cols;
     this.magnitudes = new Float32Array(total);
     this.scratch = new Float32Array(target.kind === 'fraction' ? total : 0);
-    this.pruned = new Uint8Array(total);
+    this.pruned = new Uint8Array(target.kind === 'nm' ? total : 0);
   }
 
   /**
@@ -54,21 +54,54 @@ export class TargetProjector {
     const { rows, cols, target, magnitudes, pruned } = this;
     const total = rows * cols;
     for (let t = 0; t < total; t++) magnitudes[t] = Math.abs(Z[t]);
-    pruned.fill(0);
 
     if (target.kind === 'fraction') {
-      markSmallest(magnitudes, 0, total, total - this.keptCount, pruned, this.scratch);
-    } else {
-      const removed = target.m - target.n;
-      for (let offset = 0; offset < total; offset += target.m) {
-        markSmallestInGroup(magnitudes, offset, target.m, removed, pruned);
-      }
+      this.projectFraction(Z, D, support);
+      return;
     }
 
+    pruned.fill(0);
+    const removed = target.m - target.n;
+    for (let offset = 0; offset < total; offset += target.m) {
+      markSmallestInGroup(magnitudes, offset, target.m, removed, pruned);
+    }
     for (let t = 0; t < total; t++) {
-      const keep = pruned[t] === 0;
-      support[t] = keep ? 1 : 0;
-      D[t] = keep ? Z[t] : 0;
+      const keep = 1 - pruned[t];
+      support[t] = keep;
+      D[t] = Z[t] * keep;
+    }
+  }
+
+  /**
+   * Global top-k by a threshold: prunes every magnitude below the selected
+   * one and, among magnitudes equal to it, the lowest indices until exactly
+   * `total − keptCount` are pruned. The comparisons feed arithmetic rather
+   * than branches, because on random data branches mispredict about half the time.
+   */
+  private projectFraction(Z: Float32Array, D: Float32Array, support: Uint8Array): void {
+    const { magnitudes } = this;
+    const total = Z.length;
+    const prunedCount = total - this.keptCount;
+    if (prunedCount <= 0) {
+      support.fill(1);
+      D.set(Z);
+      return;
+    }
+    const threshold = selectBySampling(magnitudes, prunedCount - 1, this.scratch);
+
+    let below = 0;
+    for (let t = 0; t < total; t++) below += magnitudes[t] < threshold ? 1 : 0;
+    let tiesToPrune = prunedCount - below;
+
+    for (let t = 0; t < total; t++) {
+      const magnitude = magnitudes[t];
+      let keep = magnitude > threshold ? 1 : 0;
+      if (magnitude === threshold) {
+        if (tiesToPrune > 0) tiesToPrune--;
+        else keep = 1;
+      }
+      support[t] = keep;
+      D[t] = Z[t] * keep;
     }
   }
 }
