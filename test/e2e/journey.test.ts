@@ -1,9 +1,9 @@
 /**
- * The whole journey in a browser against the real web mode: choose a method
- * and target on the bundled stories260K, prune and see the results, cancel a
- * second run, restart the server on the same data folder, find both runs in
- * History and compare them. Screenshots of each screen go to
- * test-output/screenshots/.
+ * The whole journey in a browser against the real web mode. The test prunes
+ * the bundled stories260K and reads the results, then cancels a second run.
+ * It restarts the server on the same data folder, finds both runs in History
+ * and compares them, resumes and deletes one, and runs a sweep. Screenshots
+ * of each screen go to test-output/screenshots/.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +12,11 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureRendererBuilt, launchChromium, readNumber, repoRoot, saveScreenshot, startServer, type ServerHandle } from './helpers.js';
 
-/** Calibration kept small so the ALPS run takes seconds, not minutes. */
+/** Calibration windows and tokens per window, small so the ALPS run takes about a minute on two cores. */
 const CALIBRATION = { samples: '16', seqLen: '128' };
 /** Stories of the bundled evaluation text used for perplexity, to keep evaluation short. */
 const EVAL_STORIES = 20;
-/** Longest wait for a whole ALPS run at 0.7, in ms. */
+/** Maximum wait for a whole ALPS run at 0.7, in ms. */
 const RUN_TIMEOUT_MS = 240_000;
 
 describe('web mode journey', () => {
@@ -67,7 +67,7 @@ describe('web mode journey', () => {
     expect(bundledModelPath).toMatch(/stories260K\.bin$/);
     expect(await page.getByTestId('model-architecture').textContent()).toContain('llama2c');
     expect((await page.getByTestId('model-dtype').textContent())?.trim()).toBe('F32');
-    // 5 blocks of wq, wk, wv, wo, w1, w2, w3 in the llama2.c layout.
+    // A stories260K block has 7 linears: wq, wk, wv, wo, w1, w3 and w2.
     blockLinears = await page.locator('[data-testid=model-layers] tbody tr td:first-child').allTextContents();
     expect(blockLinears).toHaveLength(7);
     expect(blockLinears[0]).toMatch(/^blocks\.0\..*wq$/);
@@ -140,14 +140,14 @@ describe('web mode journey', () => {
     const dense = await readNumber(page, 'perplexity-dense');
     const pruned = await readNumber(page, 'perplexity-pruned');
     const sparsity = await readNumber(page, 'overall-sparsity');
-    // The dense model's perplexity on TinyStories is about 3.8; pruning 70% raises it.
+    // The dense model's perplexity on TinyStories is about 3.8, and pruning 70% raises it.
     expect(dense).toBeGreaterThan(2);
     expect(dense).toBeLessThan(8);
     expect(pruned).toBeGreaterThan(dense);
     expect(sparsity).toBeCloseTo(70, 0);
     const resultLayers = await page.locator('[data-testid=results-layers] tbody tr td:nth-child(2)').allTextContents();
     expect(resultLayers).toHaveLength(35);
-    // Layers finish out of order on parallel workers; the table lists them in forward order.
+    // Layers finish out of order on parallel workers, but the table lists them in forward order.
     expect(resultLayers.slice(0, 7)).toEqual(blockLinears);
     expect(await page.getByTestId('output-path').textContent()).toContain(path.join(dataDir, 'models'));
     await saveScreenshot(page, 'results', false);
@@ -199,7 +199,7 @@ describe('web mode journey', () => {
     await page.getByTestId('compare-button').click();
 
     await page.getByTestId('chart-perplexity-sparsity').waitFor();
-    // The dense point at sparsity 0 and the finished run's point; the cancelled run has no perplexity.
+    // Two points: the dense model at sparsity 0 and the finished run. The cancelled run has no perplexity.
     expect(await page.locator('[data-testid=chart-perplexity-sparsity] circle').count()).toBe(2);
     expect(await page.locator('[data-testid=chart-compare-layers] rect').count()).toBeGreaterThan(35);
     expect(await page.locator('[data-testid=compare-metrics] tbody tr').count()).toBe(2);

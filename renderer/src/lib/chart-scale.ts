@@ -59,8 +59,8 @@ export function logScale(min: number, max: number, from: number, to: number): Sc
   };
 }
 
-/** Series colours, chosen to stay distinct for readers with common colour-vision deficiencies. */
-export const SERIES_COLOURS = ['#2f6fdb', '#e07b00', '#23834a', '#b8336a', '#6b4fbb', '#7a6a00', '#00838f'];
+/** Colors of the series, in the order series get them. */
+export const SERIES_COLORS = ['#2f6fdb', '#e07b00', '#23834a', '#b8336a', '#6b4fbb', '#7a6a00', '#00838f'];
 
 /** One line of a line chart. */
 export interface LineSeries {
@@ -68,7 +68,7 @@ export interface LineSeries {
   points: { x: number; y: number }[];
 }
 
-/** One colour of a bar chart: a value per category, null where the series has none. */
+/** One color of a bar chart: a value per category, null where the series has none. */
 export interface BarSeries {
   label: string;
   values: (number | null)[];

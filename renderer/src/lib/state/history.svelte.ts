@@ -43,7 +43,9 @@ export class HistoryManager {
     return this.#runs.filter(matches).sort((a, b) => {
       const left = sortValue(a, this.sortField);
       const right = sortValue(b, this.sortField);
-      return left < right ? -direction : left > right ? direction : 0;
+      if (left < right) return -direction;
+      if (left > right) return direction;
+      return 0;
     });
   });
 

@@ -36,7 +36,7 @@ export class LiveRun {
   /**
    * ADMM traces (ALPS only) of the layers in progress, by layer name. The
    * engine prunes several layers at once, one per worker, so there can be
-   * several; the last finished layer's trace stays until the next one starts.
+   * several. A finished layer's trace stays until the next layer starts.
    */
   traces = $state<Record<string, TracePoint[]>>({});
   /** Layers being pruned now, in the order they started. */
@@ -94,7 +94,7 @@ export class LiveRun {
         else this.prunedPerplexity = event.perplexity;
         break;
       // The status itself comes from `run.status`, which the backend sends
-      // after it stored the outcome, so a restart never sees an older status.
+      // after it stored the outcome, so the status shown is the stored one.
       case 'run-finished':
         this.fraction = 1;
         this.secondsLeft = null;
@@ -127,7 +127,7 @@ export class LiveRun {
   }
 }
 
-/** One log line for a pipeline event. */
+/** Formats a pipeline event as one log line. */
 export function describeEvent(event: PipelineEventData): string {
   switch (event.type) {
     case 'run-started':
