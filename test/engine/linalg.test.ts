@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
 import { relativeError } from '../../main/engine/linalg/relative-error.js';
-import { markSmallest, markSmallestInGroup, selectBySampling, selectInPlace } from '../../main/engine/linalg/select.js';
+import { markSmallest, markSmallestInGroup, selectBySampling, selectInPlace, selectWithRank } from '../../main/engine/linalg/select.js';
 import { runToEnd } from '../../main/engine/linalg/steps.js';
 import { multiply, multiplyInSlices, toTensor } from '../../main/engine/linalg/tensor.js';
 import { CancelledError } from '../../main/engine/types.js';
@@ -80,6 +80,13 @@ describe('selectInPlace', () => {
     }
   });
 
+  it('counts the values below on a small array', () => {
+    const values = new Float32Array([3, 1, 2, 1]);
+    expect(selectWithRank(values, 2, new Float32Array(4))).toEqual({ value: 2, below: 2 });
+    expect(selectWithRank(values, 1, new Float32Array(4))).toEqual({ value: 1, below: 0 });
+    expect(Array.from(values)).toEqual([3, 1, 2, 1]);
+  });
+
   it('handles constant input', () => {
     expect(selectInPlace(new Float32Array(1000).fill(3), 517)).toBe(3);
   });
@@ -97,6 +104,7 @@ describe('selectBySampling', () => {
     const scratch = new Float32Array(values.length);
     for (const k of [0, 1, 777, 50_000, 69_999, 99_999, 100_002]) {
       expect(selectBySampling(values, k, scratch)).toBe(sorted[k]);
+      expect(selectWithRank(values, k, scratch).below).toBe(sorted.findIndex((value) => value === sorted[k]));
     }
   });
 
@@ -107,6 +115,8 @@ describe('selectBySampling', () => {
     expect(selectBySampling(values, 89_999, scratch)).toBe(0);
     expect(selectBySampling(values, 90_000, scratch)).toBe(90_000);
     expect(selectBySampling(values, 95_123, scratch)).toBe(95_123);
+    expect(selectWithRank(values, 89_999, scratch).below).toBe(0);
+    expect(selectWithRank(values, 95_123, scratch).below).toBe(95_123);
   });
 });
 

@@ -60,32 +60,47 @@ const SAMPLE = 8192;
  * on that band only. If the bracket misses, a full quickselect runs instead.
  */
 export function selectBySampling(values: Numbers, k: number, scratch: Numbers): number {
-  const length = values.length;
-  if (length <= 4 * SAMPLE) {
-    const work = scratch.subarray(0, length);
-    work.set(values);
-    return selectInPlace(work, k);
-  }
-  const sample = new Float64Array(SAMPLE);
-  for (let s = 0; s < SAMPLE; s++) sample[s] = values[Math.floor(((s + 0.5) * length) / SAMPLE)];
-  sample.sort();
-  const position = (k / length) * SAMPLE;
-  const margin = 3 * Math.sqrt(SAMPLE);
-  const low = sample[Math.max(0, Math.floor(position - margin))];
-  const high = sample[Math.min(SAMPLE - 1, Math.ceil(position + margin))];
+  return selectWithRank(values, k, scratch).value;
+}
 
-  let below = 0;
-  let band = 0;
-  for (let t = 0; t < length; t++) {
-    const value = values[t];
-    if (value < low) below++;
-    else if (value <= high) scratch[band++] = value;
+/**
+ * Like {@link selectBySampling}, and also returns `below`, the number of
+ * entries of `values` strictly smaller than the selected value.
+ */
+export function selectWithRank(values: Numbers, k: number, scratch: Numbers): { value: number; below: number } {
+  const length = values.length;
+  if (length > 4 * SAMPLE) {
+    const sample = new Float64Array(SAMPLE);
+    for (let s = 0; s < SAMPLE; s++) sample[s] = values[Math.floor(((s + 0.5) * length) / SAMPLE)];
+    sample.sort();
+    const position = (k / length) * SAMPLE;
+    const margin = 3 * Math.sqrt(SAMPLE);
+    const low = sample[Math.max(0, Math.floor(position - margin))];
+    const high = sample[Math.min(SAMPLE - 1, Math.ceil(position + margin))];
+
+    let belowLow = 0;
+    let band = 0;
+    for (let t = 0; t < length; t++) {
+      const value = values[t];
+      if (value < low) belowLow++;
+      else if (value <= high) scratch[band++] = value;
+    }
+    if (k >= belowLow && k < belowLow + band) {
+      const bandValues = scratch.subarray(0, band);
+      const value = selectInPlace(bandValues, k - belowLow);
+      // Every band value below the selected one is also below it overall.
+      let below = belowLow;
+      for (let t = 0; t < band; t++) if (bandValues[t] < value) below++;
+      return { value, below };
+    }
   }
-  if (k >= below && k < below + band) return selectInPlace(scratch.subarray(0, band), k - below);
 
   const work = scratch.subarray(0, length);
   work.set(values);
-  return selectInPlace(work, k);
+  const value = selectInPlace(work, k);
+  let below = 0;
+  for (let t = 0; t < length; t++) if (values[t] < value) below++;
+  return { value, below };
 }
 
 /**

@@ -6,7 +6,7 @@
  * consecutive entries of one row.
  */
 import type { Target } from '../types.js';
-import { markSmallestInGroup, selectBySampling } from '../linalg/select.js';
+import { markSmallestInGroup, selectWithRank } from '../linalg/select.js';
 
 /**
  * Returns the number of weights a target keeps: (1 − s)·rows·cols rounded
@@ -87,10 +87,7 @@ export class TargetProjector {
       D.set(Z);
       return;
     }
-    const threshold = selectBySampling(magnitudes, prunedCount - 1, this.scratch);
-
-    let below = 0;
-    for (let t = 0; t < total; t++) below += magnitudes[t] < threshold ? 1 : 0;
+    const { value: threshold, below } = selectWithRank(magnitudes, prunedCount - 1, this.scratch);
     let tiesToPrune = prunedCount - below;
 
     for (let t = 0; t < total; t++) {
