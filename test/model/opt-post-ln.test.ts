@@ -15,9 +15,9 @@ const fixture = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'hf', 'opt_f1
 const ids = [2, 83, 396, 78, 291, 156, 209, 44, 473, 8, 73, 464];
 
 /**
- * A plain float64 OPT forward (transformers modeling_opt.py semantics), written
- * independently of the tfjs block code: dimensions 500 vocab, 64 hidden,
- * 4 heads, 256 ffn, 2 layers, no projections, tied classifier.
+ * Computes OPT logits in plain float64 loops, following transformers'
+ * modeling_opt.py and sharing no code with the tfjs blocks. Dimensions are
+ * those of opt_f16: vocab 500, hidden 64, 4 heads, ffn 256, 2 layers, tied.
  */
 function referenceOpt(weights: SafetensorsFile, tokens: number[], preNorm: boolean): Float64Array {
   const D = 64;
@@ -53,7 +53,7 @@ function referenceOpt(weights: SafetensorsFile, tokens: number[], preNorm: boole
 
   const embedding = get('model.decoder.embed_tokens.weight');
   const positions = get('model.decoder.embed_positions.weight');
-  let x = new Float64Array(T * D);
+  let x: Float64Array = new Float64Array(T * D);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < D; i++) x[t * D + i] = embedding[tokens[t]! * D + i]! + positions[(t + 2) * D + i]!;
   }
