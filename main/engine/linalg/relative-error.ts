@@ -24,37 +24,55 @@ export function relativeError(
 
   let errorSum = 0;
   let denseSum = 0;
-  // Rows go two at a time, each as its error e = w − ŵ and its weight w, so
-  // one load of H serves four vectors; x H xᵀ = Σ_i x_i (H_ii x_i + 2 Σ_{j<i} H_ij x_j).
+  // Rows go four at a time, each as its error e = w − ŵ and its weight w, so
+  // one load of H serves eight vectors and eight independent sums; then
+  // x H xᵀ = Σ_i x_i (H_ii x_i + 2 Σ_{j<i} H_ij x_j).
   const e0 = new Float64Array(cols);
-  const w0 = new Float64Array(cols);
   const e1 = new Float64Array(cols);
+  const e2 = new Float64Array(cols);
+  const e3 = new Float64Array(cols);
+  const w0 = new Float64Array(cols);
   const w1 = new Float64Array(cols);
-  for (let r = 0; r < rows; r += 2) {
-    const pair = r + 1 < rows;
-    for (let j = 0; j < cols; j++) {
-      w0[j] = W[r * cols + j];
-      e0[j] = w0[j] - What[r * cols + j];
-      w1[j] = pair ? W[(r + 1) * cols + j] : 0;
-      e1[j] = pair ? w1[j] - What[(r + 1) * cols + j] : 0;
+  const w2 = new Float64Array(cols);
+  const w3 = new Float64Array(cols);
+  const errors = [e0, e1, e2, e3];
+  const weights = [w0, w1, w2, w3];
+  for (let r = 0; r < rows; r += 4) {
+    for (let q = 0; q < 4; q++) {
+      const row = r + q;
+      for (let j = 0; j < cols; j++) {
+        const w = row < rows ? W[row * cols + j] : 0;
+        weights[q][j] = w;
+        errors[q][j] = row < rows ? w - What[row * cols + j] : 0;
+      }
     }
 
     for (let i = 0; i < cols; i++) {
       const rowOffset = i * cols;
       let se0 = 0;
-      let sw0 = 0;
       let se1 = 0;
+      let se2 = 0;
+      let se3 = 0;
+      let sw0 = 0;
       let sw1 = 0;
+      let sw2 = 0;
+      let sw3 = 0;
       for (let j = 0; j < i; j++) {
         const value = h[rowOffset + j];
         se0 += value * e0[j];
-        sw0 += value * w0[j];
         se1 += value * e1[j];
+        se2 += value * e2[j];
+        se3 += value * e3[j];
+        sw0 += value * w0[j];
         sw1 += value * w1[j];
+        sw2 += value * w2[j];
+        sw3 += value * w3[j];
       }
-      const diagonal = h[rowOffset + i];
-      errorSum += e0[i] * (2 * se0 + diagonal * e0[i]) + e1[i] * (2 * se1 + diagonal * e1[i]);
-      denseSum += w0[i] * (2 * sw0 + diagonal * w0[i]) + w1[i] * (2 * sw1 + diagonal * w1[i]);
+      const d = h[rowOffset + i];
+      errorSum +=
+        e0[i] * (2 * se0 + d * e0[i]) + e1[i] * (2 * se1 + d * e1[i]) + e2[i] * (2 * se2 + d * e2[i]) + e3[i] * (2 * se3 + d * e3[i]);
+      denseSum +=
+        w0[i] * (2 * sw0 + d * w0[i]) + w1[i] * (2 * sw1 + d * w1[i]) + w2[i] * (2 * sw2 + d * w2[i]) + w3[i] * (2 * sw3 + d * w3[i]);
     }
   }
   return denseSum > 0 ? errorSum / denseSum : 0;
