@@ -161,6 +161,15 @@ describe('web mode journey', () => {
 
     // Cancel after the first layer finished, so the run has partial results.
     await page.locator('[data-testid=chart-layer-error] rect').first().waitFor({ timeout: RUN_TIMEOUT_MS });
+
+    // A reloaded page finds the run in progress and rebuilds it from the stored events.
+    await page.reload();
+    await page.getByTestId('nav-progress').click();
+    await page.getByTestId('status-running').waitFor();
+    await page.locator('[data-testid=chart-layer-error] rect').first().waitFor();
+    const layerNames = await page.locator('[data-testid=layer-progress] tbody tr td:nth-child(2)').allTextContents();
+    expect(layerNames.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(layerNames).size).toBe(layerNames.length);
     await page.getByTestId('cancel-run').click();
 
     await page.getByTestId('status-cancelled').first().waitFor({ timeout: 30_000 });

@@ -23,6 +23,13 @@ export interface TracePoint {
 /** Log lines kept per run; older lines are dropped from the view. */
 const MAX_LOG_LINES = 400;
 
+/**
+ * Stored events replayed when following a run that started before the page
+ * loaded. ALPS stores an event per support check, so a long run keeps only
+ * the newest part of its ADMM traces.
+ */
+const ATTACH_EVENT_LIMIT = 20_000;
+
 /** Live state of one run, rebuilt from its pipeline events. */
 export class LiveRun {
   status = $state<RunStatus>('running');
@@ -70,6 +77,8 @@ export class LiveRun {
         this.secondsLeft = event.secondsLeft;
         break;
       case 'layer-started':
+        // A replayed event can repeat one already applied, which must not add a second row.
+        if (this.layers.some((layer) => layer.block === event.block && layer.name === event.name)) break;
         this.#dropFinishedTraces();
         this.traces[event.name] = [];
         this.layers.push({ block: event.block, name: event.name, status: 'running', relativeError: null, sparsity: null, seconds: null });
@@ -165,6 +174,8 @@ export function describeEvent(event: PipelineEventData): string {
 export class ProgressManager {
   #runs = $state<LiveRun[]>([]);
   #starting = $state(false);
+  /** Live events of runs being attached, by run id, held until their stored events are loaded. */
+  #attaching = new Map<string, PipelineEventData[]>();
   #current = $derived(this.#runs.find((run) => run.status === 'running') ?? this.#runs.at(-1) ?? null);
 
   constructor(private readonly app: AppManager) {}
@@ -209,6 +220,34 @@ export class ProgressManager {
     }
   }
 
+  /**
+   * Follows a run that is already running, such as one started before this
+   * page was loaded. The run's stored events rebuild its state first.
+   */
+  async attach(runId: string): Promise<void> {
+    if (this.#runs.some((run) => run.runId === runId) || this.#attaching.has(runId)) return;
+
+    // Live events that arrive while the stored ones load are held back and
+    // applied after them, minus those the store already returned.
+    const held: PipelineEventData[] = [];
+    this.#attaching.set(runId, held);
+    try {
+      const detail = await this.app.call('Loading the running run', 'runs.get', { runId, eventLimit: ATTACH_EVENT_LIMIT });
+      if (!detail) return;
+      const run = new LiveRun(runId);
+      const stored = detail.events.map((entry) => entry.event);
+      for (const event of stored) run.apply(event);
+      const storedTail = new Set(stored.slice(-held.length - 1).map((event) => JSON.stringify(event)));
+      for (const event of held) {
+        if (!storedTail.has(JSON.stringify(event))) run.apply(event);
+      }
+      run.status = detail.run.status;
+      this.#runs = [run];
+    } finally {
+      this.#attaching.delete(runId);
+    }
+  }
+
   /** Follows a run that another action started, such as a resumed run. */
   follow(runId: string): void {
     this.#runs = [new LiveRun(runId)];
@@ -223,6 +262,7 @@ export class ProgressManager {
   }
 
   #onEvent(payload: EventPayload<'run.event'>): void {
+    this.#attaching.get(payload.runId)?.push(payload.event);
     const run = this.#runs.find((entry) => entry.runId === payload.runId);
     run?.apply(payload.event);
   }

@@ -27,18 +27,29 @@ export class Studio {
   /**
    * Subscribes to run events, then loads the version information, the run
    * history and the bundled model, whose calibration and evaluation files
-   * prefill the New run form. Returns the function that unsubscribes.
+   * prefill the New run form. A run already in progress shows on the
+   * Progress screen. Returns the function that unsubscribes.
    */
   start(): () => void {
     const disconnect = this.progress.connect();
+    // A run that ended changes the history, so the list is reloaded.
+    const offStatus = this.app.transport.on('run.status', (payload) => {
+      if (payload.status !== 'running') void this.history.refresh();
+    });
     void this.app.loadInfo();
-    void this.history.refresh();
+    void this.history.refresh().then(() => {
+      const running = this.history.runs.find((run) => run.status === 'running');
+      if (running) void this.progress.attach(running.id);
+    });
     void this.model.loadDefault().then((defaults) => {
       if (!defaults) return;
       this.form.calibrationPath ||= defaults.calibrationFile;
       this.form.evaluationPath ||= defaults.evalFile;
       this.form.outputDir ||= defaults.outDir;
     });
-    return disconnect;
+    return () => {
+      offStatus();
+      disconnect();
+    };
   }
 }
