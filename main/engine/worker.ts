@@ -10,8 +10,8 @@
  *
  * Test hook: when the environment variable ALPS_TEST_CRASH_LAYER equals the
  * name of a layer in a solve request, the worker misbehaves on purpose instead
- * of solving, as set by ALPS_TEST_CRASH_MODE: `throw` (default) throws an
- * uncaught exception, `exit` calls process.exit(70), `hang` spins without
+ * of solving. ALPS_TEST_CRASH_MODE picks how: `throw` (default) throws an
+ * uncaught exception, `exit` calls process.exit(70), and `hang` spins without
  * ever reading the cancel flag. The runtime tests use it to check crash
  * recovery and the cancel deadline.
  */
