@@ -254,6 +254,27 @@ describe('TargetProjector', () => {
     expect(rows * cols - countZeros(D)).toBe(projector.keptCount);
   });
 
+  for (const [name, levels] of [['distinct', 1e9], ['tied', 50]] as const) {
+    it(`matches a stable sort on ${name} large input`, () => {
+      const rows = 300;
+      const cols = 200;
+      const next = random(15);
+      const Z = Float32Array.from({ length: rows * cols }, () => (Math.round(next() * levels) / levels) * (next() < 0.5 ? -1 : 1));
+      const target: Target = { kind: 'fraction', sparsity: 0.7 };
+      const projector = new TargetProjector(target, rows, cols);
+      const D = new Float32Array(Z.length);
+      const support = new Uint8Array(Z.length);
+      projector.project(Z, D, support);
+
+      // Prune the smallest magnitudes first, lower index first among ties.
+      const order = Array.from(Z.keys()).sort((a, b) => Math.abs(Z[a]) - Math.abs(Z[b]) || a - b);
+      const expected = new Uint8Array(Z.length).fill(1);
+      for (const index of order.slice(0, Z.length - projector.keptCount)) expected[index] = 0;
+      expect(Array.from(support)).toEqual(Array.from(expected));
+      expect(D.every((value, t) => (support[t] ? value === Z[t] : value === 0))).toBe(true);
+    });
+  }
+
   it('keeps the N largest magnitudes of each group', () => {
     const projector = new TargetProjector({ kind: 'nm', n: 2, m: 4 }, 1, 8);
     const D = new Float32Array(8);
