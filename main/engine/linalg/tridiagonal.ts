@@ -146,8 +146,10 @@ function multiplyLowerTriangle(A: Float64Array, n: number, start: number, p: Flo
  * Applies A −= v_k wᵀ + w v_kᵀ to the lower triangle of rows and columns
  * k + 2 .., and, when `p` is given, sets p = A_new v_{k+1} over the same range.
  *
- * Rows go in pairs so each load of w, v_k, v_{k+1} and p serves two rows;
- * v_k and v_{k+1} are first copied out of A into `current` and `next`.
+ * Rows go four (then two) at a time so each load of w, v_k, v_{k+1} and p
+ * serves several rows. v_k and v_{k+1} are first copied out of A into
+ * `current` and `next`. Four rows ran about 20% faster than two for n = 1024
+ * and 2048 (Node 20, one shared 2.4 GHz EPYC core).
  */
 function updateAndMultiply(
   A: Float64Array,
@@ -173,6 +175,51 @@ function updateAndMultiply(
   p.fill(0, start, n);
 
   let i = start;
+  for (; i + 3 < n; i += 4) {
+    const row0 = i * n;
+    const row1 = row0 + n;
+    const row2 = row1 + n;
+    const row3 = row2 + n;
+    const v0 = current[i];
+    const v1 = current[i + 1];
+    const v2 = current[i + 2];
+    const v3 = current[i + 3];
+    const w0 = w[i];
+    const w1 = w[i + 1];
+    const w2 = w[i + 2];
+    const w3 = w[i + 3];
+    const u0 = next[i];
+    const u1 = next[i + 1];
+    const u2 = next[i + 2];
+    const u3 = next[i + 3];
+    let sum0 = 0;
+    let sum1 = 0;
+    let sum2 = 0;
+    let sum3 = 0;
+    for (let j = start; j < i; j++) {
+      const wj = w[j];
+      const vj = current[j];
+      const uj = next[j];
+      const a0 = A[row0 + j] - v0 * wj - w0 * vj;
+      const a1 = A[row1 + j] - v1 * wj - w1 * vj;
+      const a2 = A[row2 + j] - v2 * wj - w2 * vj;
+      const a3 = A[row3 + j] - v3 * wj - w3 * vj;
+      A[row0 + j] = a0;
+      A[row1 + j] = a1;
+      A[row2 + j] = a2;
+      A[row3 + j] = a3;
+      sum0 += a0 * uj;
+      sum1 += a1 * uj;
+      sum2 += a2 * uj;
+      sum3 += a3 * uj;
+      p[j] += a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3;
+    }
+    p[i] += sum0;
+    p[i + 1] += sum1;
+    p[i + 2] += sum2;
+    p[i + 3] += sum3;
+    updateCorner(A, n, i, 4, w, p, current, next);
+  }
   for (; i + 1 < n; i += 2) {
     const row0 = i * n;
     const row1 = row0 + n;
@@ -221,6 +268,37 @@ function updateAndMultiply(
     const diagonal = A[rowOffset + i] - 2 * vi * wi;
     A[rowOffset + i] = diagonal;
     p[i] += sum + diagonal * ui;
+  }
+}
+
+/**
+ * Finishes rows i .. i + size − 1 of {@link updateAndMultiply}: updates the
+ * lower triangle of their size × size diagonal block and adds its part of p.
+ */
+function updateCorner(
+  A: Float64Array,
+  n: number,
+  i: number,
+  size: number,
+  w: Float64Array,
+  p: Float64Array,
+  current: Float64Array,
+  next: Float64Array,
+): void {
+  for (let a = i; a < i + size; a++) {
+    const rowOffset = a * n;
+    const va = current[a];
+    const wa = w[a];
+    const ua = next[a];
+    for (let b = i; b < a; b++) {
+      const value = A[rowOffset + b] - va * w[b] - wa * current[b];
+      A[rowOffset + b] = value;
+      p[a] += value * next[b];
+      p[b] += value * ua;
+    }
+    const diagonal = A[rowOffset + a] - 2 * va * wa;
+    A[rowOffset + a] = diagonal;
+    p[a] += diagonal * ua;
   }
 }
 
