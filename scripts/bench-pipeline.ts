@@ -60,7 +60,7 @@ async function benchMain(methods: Method[]): Promise<void> {
   }
 }
 
-/** Writes one tensor name → shape list as an F16 safetensors file, generating each tensor's values as it goes. */
+/** Writes `tensors` as an F16 safetensors file, generating the values of one tensor at a time. */
 function writeRandomSafetensors(path: string, tensors: { name: string; shape: number[]; fill: 'normal' | 'ones' }[], seed: number): void {
   const ordered = [...tensors].sort((a, b) => (a.name < b.name ? -1 : 1));
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
