@@ -3,7 +3,7 @@
  * calibration windows, measure dense perplexity, prune block by block with
  * checkpoints, measure pruned perplexity, write the output and its report.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { selectBackend, type BackendName } from '../engine/backend.js';
@@ -175,9 +175,13 @@ export async function runPruneImpl(input: PruneSettings, hooks: PruneHooks): Pro
   }
 }
 
+/** Size of the model file, or of all files at the top of a model folder: a cheap check that a resume reads the same weights. */
 function modelBytes(path: string): number {
   const stats = statSync(path);
-  return stats.isDirectory() ? -1 : stats.size;
+  if (!stats.isDirectory()) return stats.size;
+  return readdirSync(path, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .reduce((sum, entry) => sum + statSync(join(path, entry.name)).size, 0);
 }
 
 /** Rejects unusable model, output and run folder paths before any work, so these fail in seconds rather than after pruning. */
