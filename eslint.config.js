@@ -4,6 +4,7 @@
 //   Node code that the CLI and tests run without Electron, so only
 //   main/electron/ may import `electron`;
 // - the renderer talks to the main process only through shared/ declarations.
+import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 
 const electronImport = {
@@ -14,6 +15,16 @@ const electronImport = {
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'renderer/dist/**', 'test-output/**', 'release/**', 'runs/**'] },
   ...tseslint.configs.recommended,
+  ...svelte.configs['flat/recommended'],
+  {
+    files: ['renderer/**/*.svelte', 'renderer/**/*.svelte.ts'],
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] },
+    },
+    // The renderer's Maps, Sets and Dates are local lookups and non-reactive
+    // buffers; reactive state lives in $state fields of the managers.
+    rules: { 'svelte/prefer-svelte-reactivity': 'off' },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

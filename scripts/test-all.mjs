@@ -24,7 +24,7 @@ function step(label, command, args) {
 
 const failures = [];
 if (onlyIndex < 0) {
-  if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) failures.push('typecheck');
+  if (!step('typecheck', 'npm', ['run', 'typecheck'])) failures.push('typecheck');
   if (!step('lint', 'npx', ['eslint', '.'])) failures.push('lint');
 }
 if (groups.includes('e2e')) {
