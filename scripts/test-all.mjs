@@ -23,6 +23,15 @@ function step(label, command, args) {
 }
 
 const failures = [];
+
+// `npm start` rebuilds better-sqlite3 for Electron's ABI, which plain Node
+// cannot load. Stop here with the fix instead of failing every store test.
+const sqliteCheck = spawnSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { encoding: 'utf8' });
+if (sqliteCheck.status !== 0) {
+  console.error(sqliteCheck.stderr);
+  console.error('better-sqlite3 does not load in this Node.js (built for Electron by `npm start`?). Run `npm run rebuild:node`, then `npm test` again.');
+  process.exit(1);
+}
 if (onlyIndex < 0) {
   if (!step('typecheck', 'npm', ['run', 'typecheck'])) failures.push('typecheck');
   if (!step('lint', 'npx', ['eslint', '.'])) failures.push('lint');
