@@ -45,7 +45,7 @@ export async function solveGroup(tf: Tf, group: LayerGroup, options: SolveOption
     alps = await prepareAlps(tf, H, cols, { ...ALPS_DEFAULTS }, options.signal, groupTimer);
   } else if (method === 'sparsegpt') {
     sparseGpt = await groupTimer.timeAsync('factorize', () =>
-      prepareSparseGpt(H, cols, { ...SPARSEGPT_DEFAULTS }, options.signal),
+      prepareSparseGpt(tf, H, cols, { ...SPARSEGPT_DEFAULTS }, options.signal),
     );
   }
   let sharedSeconds = (performance.now() - groupStart) / 1000;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { blockedCholeskySteps, blockedUpperCholeskyOfInverseSteps } from '../../main/engine/linalg/blocked-cholesky.js';
 import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
 import { relativeError } from '../../main/engine/linalg/relative-error.js';
 import { markSmallest, markSmallestInGroup, selectBySampling, selectInPlace, selectWithRank } from '../../main/engine/linalg/select.js';
@@ -256,6 +257,67 @@ describe('upperCholeskyOfInverse', () => {
 
   it('rejects a matrix that is not positive definite', () => {
     expect(() => upperCholeskyOfInverse(new Float64Array([1, 2, 2, 1]), 2)).toThrow(/not positive definite/);
+  });
+});
+
+describe('blocked Cholesky', () => {
+  // Float32 products: entries agree with the float64 factors to about
+  // 1e-7 × the condition number of these matrices (below 1e3).
+  const tolerance = 1e-4;
+
+  for (const [n, blockSize] of [[40, 8], [45, 8], [37, 16]] as const) {
+    it(`matches the float64 U, n = ${n}, block ${blockSize}`, () => {
+      const A = randomSpd(n, 11);
+      const copy = A.slice();
+      const expected = upperCholeskyOfInverse(A, n);
+      const before = tf.memory().numTensors;
+      const U = runToEnd(blockedUpperCholeskyOfInverseSteps(tf, A, n, blockSize));
+      expect(tf.memory().numTensors).toBe(before);
+      expect(A).toEqual(copy);
+
+      let scale = 0;
+      for (const value of expected) scale = Math.max(scale, Math.abs(value));
+      let maxDifference = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < i; j++) expect(U[i * n + j]).toBe(0);
+        for (let j = i; j < n; j++) maxDifference = Math.max(maxDifference, Math.abs(U[i * n + j] - expected[i * n + j]));
+      }
+      expect(maxDifference / scale).toBeLessThan(tolerance);
+    });
+  }
+
+  it('factors A = L Lᵀ with a zero upper triangle', () => {
+    const n = 50;
+    const A = randomSpd(n, 12);
+    const L = A.slice();
+    runToEnd(blockedCholeskySteps(tf, L, n, 16));
+    let scale = 0;
+    let maxError = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        if (j > i) expect(L[i * n + j]).toBe(0);
+        let sum = 0;
+        for (let k = 0; k <= Math.min(i, j); k++) sum += L[i * n + k] * L[j * n + k];
+        scale = Math.max(scale, Math.abs(A[i * n + j]));
+        maxError = Math.max(maxError, Math.abs(sum - A[i * n + j]));
+      }
+    }
+    expect(maxError / scale).toBeLessThan(tolerance);
+  });
+
+  it('runs the float64 code below two blocks', () => {
+    const n = 15;
+    const A = randomSpd(n, 13);
+    expect(runToEnd(blockedUpperCholeskyOfInverseSteps(tf, A, n, 8))).toEqual(upperCholeskyOfInverse(A, n));
+  });
+
+  it('rejects an indefinite matrix in a later block', () => {
+    const n = 40;
+    const A = randomSpd(n, 14);
+    A[35 * n + 35] = -1;
+    const before = tf.memory().numTensors;
+    expect(() => runToEnd(blockedUpperCholeskyOfInverseSteps(tf, A, n, 8))).toThrow(/not positive definite.*row 4\b/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -10,7 +10,7 @@
  */
 import type { SparseGptSettings } from '../defaults.js';
 import type { Target } from '../types.js';
-import { upperCholeskyOfInverseSteps } from '../linalg/cholesky.js';
+import { blockedUpperCholeskyOfInverseSteps } from '../linalg/blocked-cholesky.js';
 import { checkCancelled, runCancellable } from '../linalg/steps.js';
 import { markSmallestInGroup, selectInPlace } from '../linalg/select.js';
 import { multiply, toTensor, type Tf } from '../linalg/tensor.js';
@@ -27,8 +27,12 @@ export interface SparseGptPreparation {
 /**
  * Damps H as the reference does (dead inputs get H_jj = 1, then
  * damping × mean(diag H) is added to the diagonal) and factors its inverse.
+ * The factorization is float64 below 512 inputs. From 512 inputs on, its
+ * O(cols³) products are float32 tfjs matMuls (see blocked-cholesky.ts), and
+ * the reference computes all of it in float32.
  */
 export async function prepareSparseGpt(
+  tf: Tf,
   H: Float32Array | Float64Array,
   cols: number,
   settings: SparseGptSettings,
@@ -47,7 +51,7 @@ export async function prepareSparseGpt(
   }
   const damp = (settings.damping * diagonalSum) / cols;
   for (let j = 0; j < cols; j++) damped[j * cols + j] += damp;
-  return { cols, dead, U: await runCancellable(upperCholeskyOfInverseSteps(damped, cols), signal) };
+  return { cols, dead, U: await runCancellable(blockedUpperCholeskyOfInverseSteps(tf, damped, cols), signal) };
 }
 
 /**
