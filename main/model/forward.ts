@@ -95,62 +95,192 @@ export function attentionMask(seqLen: number, slidingWindow: number | null): Flo
   return mask;
 }
 
-/** Repeats the [T, T] mask for `group` query heads stacked along rows: [group * T, T]. */
-function groupedMask(seqLen: number, group: number, slidingWindow: number | null): Float32Array {
-  const single = attentionMask(seqLen, slidingWindow);
-  const out = new Float32Array(group * single.length);
-  for (let g = 0; g < group; g++) out.set(single, g * single.length);
-  return out;
+/**
+ * Number of query blocks per sequence in causal attention. Block b contains
+ * the queries at positions [start, end) and reads only keys [0, end), so with
+ * 2 blocks the score, softmax and context work is 3/4 of the full T × T.
+ */
+const QUERY_BLOCKS = 2;
+
+/** A range [start, end) of query positions, whose queries read keys [0, end). */
+interface QueryBlock {
+  start: number;
+  end: number;
+  /** Additive mask [(end − start) * G, end], rows in (position, group member) order. */
+  mask: Float32Array;
 }
 
-/**
- * Builds RoPE tables for rotate(x) = x * C + (x @ R) * S. C and S [T, d]
- * contain the cos and sin of each pair's angle at both positions of the
- * pair, and R [d, d] is the signed permutation that maps each pair (a, b)
- * to (−b, a). One small matmul replaces strided slicing, which the wasm
- * backend runs slowly.
- */
-function ropeTables(spec: BlockSpec, seqLen: number): { C: Float32Array; S: Float32Array; R: Float32Array } {
-  const rope = spec.rope!;
-  const d = spec.headDim;
-  const half = d / 2;
-  const { cos, sin } = ropeAngles(rope.invFreq, seqLen);
-  const C = new Float32Array(seqLen * d);
-  const S = new Float32Array(seqLen * d);
-  const R = new Float32Array(d * d);
-  // Pair i occupies positions (2i, 2i+1) when interleaved and (i, i + d/2) when half-split.
-  const pair = (i: number): [number, number] => (rope.layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + half]);
-  for (let i = 0; i < half; i++) {
-    const [a, b] = pair(i);
-    R[b * d + a] = -1;
-    R[a * d + b] = 1;
-    for (let t = 0; t < seqLen; t++) {
-      C[t * d + a] = C[t * d + b] = cos[t * half + i]!;
-      S[t * d + a] = S[t * d + b] = sin[t * half + i]!;
-    }
+/** RoPE in host form: rotate(x)[t, a] = x[a] * cos[t, a] + sign[a] * x[partner[a]] * sin[t, a]. */
+interface RopeTable {
+  cos: Float32Array;
+  sin: Float32Array;
+  partner: Int32Array;
+  sign: Float32Array;
+}
+
+/** Tables that depend only on the block spec and seqLen, built once per key. A model has few distinct keys. */
+const queryBlockCache = new Map<string, QueryBlock[]>();
+const ropeCache = new Map<string, RopeTable>();
+const CACHE_LIMIT = 64;
+
+function remember<V>(cache: Map<string, V>, key: string, build: () => V): V {
+  let value = cache.get(key);
+  if (value === undefined) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    value = build();
+    cache.set(key, value);
   }
-  return { C, S, R };
+  return value;
 }
 
-/** Rotates x [B, T, heads, d] by each token's position within its sequence. */
-function applyRope(tf: TF, x: Tensor, spec: BlockSpec, seqLen: number): Tensor {
-  const d = spec.headDim;
-  const { C, S, R } = ropeTables(spec, seqLen);
-  const cosT = tf.tensor3d(C, [seqLen, 1, d]);
-  const sinT = tf.tensor3d(S, [seqLen, 1, d]);
-  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, d]), tf.tensor2d(R, [d, d])), x.shape);
-  return tf.add(tf.mul(x, cosT), tf.mul(rotated, sinT));
+/** Splits [0, seqLen) into up to QUERY_BLOCKS query blocks, each with its mask for `group` query heads per kv head. */
+function queryBlocks(seqLen: number, group: number, slidingWindow: number | null): QueryBlock[] {
+  return remember(queryBlockCache, `${seqLen}/${group}/${slidingWindow}`, () => {
+    const count = Math.max(1, Math.min(QUERY_BLOCKS, Math.floor(seqLen / 64)));
+    const blocks: QueryBlock[] = [];
+    for (let b = 0; b < count; b++) {
+      const start = Math.round((b * seqLen) / count);
+      const end = Math.round(((b + 1) * seqLen) / count);
+      const mask = new Float32Array((end - start) * group * end);
+      for (let t = start; t < end; t++) {
+        for (let j = 0; j < end; j++) {
+          const allowed = j <= t && (slidingWindow === null || j > t - slidingWindow);
+          if (allowed) continue;
+          for (let g = 0; g < group; g++) mask[((t - start) * group + g) * end + j] = MASKED_SCORE;
+        }
+      }
+      blocks.push({ start, end, mask });
+    }
+    return blocks;
+  });
+}
+
+/** Builds the host RoPE table for `spec` at positions 0..seqLen−1. */
+function ropeTable(spec: BlockSpec, seqLen: number): RopeTable {
+  const rope = spec.rope!;
+  // invFreq enters the key by value, because a spec may be rebuilt per call and arrays compare by identity.
+  const key = `${rope.layout}/${seqLen}/${Array.from(rope.invFreq).join(',')}`;
+  return remember(ropeCache, key, () => {
+    const d = spec.headDim;
+    const half = d / 2;
+    const { cos: pairCos, sin: pairSin } = ropeAngles(rope.invFreq, seqLen);
+    const cos = new Float32Array(seqLen * d);
+    const sin = new Float32Array(seqLen * d);
+    const partner = new Int32Array(d);
+    const sign = new Float32Array(d);
+    for (let i = 0; i < half; i++) {
+      // Pair i occupies positions (2i, 2i+1) when interleaved and (i, i + d/2) when half-split; it rotates (a, b) to (−b, a).
+      const [a, b] = rope.layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + half];
+      partner[a] = b;
+      sign[a] = -1;
+      partner[b] = a;
+      sign[b] = 1;
+      for (let t = 0; t < seqLen; t++) {
+        cos[t * d + a] = cos[t * d + b] = pairCos[t * half + i]!;
+        sin[t * d + a] = sin[t * d + b] = pairSin[t * half + i]!;
+      }
+    }
+    return { cos, sin, partner, sign };
+  });
+}
+
+const f32 = Math.fround;
+
+/**
+ * Copies head `head` of token `token` from `source` [N, heads * d] into
+ * `target` at `offset`, rotated by RoPE at `position` when `rope` is set and
+ * then multiplied by `scale`. Each step is rounded to float32, as the
+ * equivalent tfjs ops (mul, add, mul) round it.
+ */
+function copyHead(
+  source: Float32Array,
+  token: number,
+  heads: number,
+  head: number,
+  d: number,
+  rope: RopeTable | null,
+  position: number,
+  scale: number,
+  target: Float32Array,
+  offset: number,
+): void {
+  const base = (token * heads + head) * d;
+  if (!rope) {
+    for (let c = 0; c < d; c++) target[offset + c] = scale === 1 ? source[base + c]! : f32(source[base + c]! * scale);
+    return;
+  }
+  const row = position * d;
+  for (let c = 0; c < d; c++) {
+    const rotated = f32(f32(source[base + c]! * rope.cos[row + c]!) + f32(rope.sign[c]! * source[base + rope.partner[c]!]! * rope.sin[row + c]!));
+    target[offset + c] = scale === 1 ? rotated : f32(rotated * scale);
+  }
 }
 
 /**
- * Splits x into `count` equal 2-D tensors of `shape` along its flat row-major
- * data. Copying through a typed array is several times faster than
- * tf.unstack or tf.split on the wasm backend (tfjs 4.22).
+ * Causal multi-head attention on host copies of q [N, H * d], k and v
+ * [N, K * d]; returns the context [N, H * d].
+ *
+ * Each (sequence, kv head, query block) is a pair of 2-D matmuls, because
+ * with tfjs-backend-wasm 4.22 batched (3-D) and transposed matmuls measured
+ * 10–20 times slower than plain 2-D ones at these shapes (on a 2-core x86
+ * Linux machine). The slices are
+ * gathered on the host, which also applies RoPE and the d^-0.5 scale. The
+ * query is scaled before the product, as OPT does (Llama scales the scores
+ * instead). Query head h reads kv head floor(h / G), G = H / K, so the G
+ * query heads of one kv head share one matmul, rows ordered (position,
+ * group member).
  */
-function splitRows(tf: TF, x: Tensor, count: number, shape: [number, number]): Tensor[] {
-  const data = x.dataSync() as Float32Array;
-  const size = shape[0] * shape[1];
-  return Array.from({ length: count }, (_, i) => tf.tensor2d(data.subarray(i * size, (i + 1) * size), shape));
+function attend(tf: TF, spec: BlockSpec, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, seqLen: number): Float32Array {
+  const { heads, kvHeads, headDim: d } = spec;
+  const group = heads / kvHeads;
+  const scale = f32(1 / Math.sqrt(d));
+  const rope = spec.rope ? ropeTable(spec, seqLen) : null;
+  const blocks = queryBlocks(seqLen, group, spec.slidingWindow);
+  const masks = blocks.map((block) => tf.tensor2d(block.mask, [(block.end - block.start) * group, block.end]));
+  const context = new Float32Array(batch * seqLen * heads * d);
+  const keysT = new Float32Array(d * seqLen);
+  const values = new Float32Array(seqLen * d);
+  const queries = new Float32Array(seqLen * group * d);
+  const key = new Float32Array(d);
+
+  try {
+    for (let b = 0; b < batch; b++) {
+      for (let kvHead = 0; kvHead < kvHeads; kvHead++) {
+        for (const [index, block] of blocks.entries()) {
+          const { start, end } = block;
+          // Kᵀ [d, end], so that the score matmul needs no transposeB, and V [end, d].
+          for (let j = 0; j < end; j++) {
+            copyHead(k, b * seqLen + j, kvHeads, kvHead, d, rope, j, 1, key, 0);
+            for (let c = 0; c < d; c++) keysT[c * end + j] = key[c]!;
+            const row = ((b * seqLen + j) * kvHeads + kvHead) * d;
+            values.set(v.subarray(row, row + d), j * d);
+          }
+
+          const rows = (end - start) * group;
+          for (let t = start; t < end; t++) {
+            for (let g = 0; g < group; g++) {
+              copyHead(q, b * seqLen + t, heads, kvHead * group + g, d, rope, t, scale, queries, ((t - start) * group + g) * d);
+            }
+          }
+          const out = tf.tidy(() => {
+            const queryTensor = tf.tensor2d(queries.subarray(0, rows * d), [rows, d]);
+            const scores = tf.add(tf.matMul(queryTensor, tf.tensor2d(keysT.subarray(0, d * end), [d, end])), masks[index]!);
+            return tf.matMul(tf.softmax(scores), tf.tensor2d(values.subarray(0, end * d), [end, d]));
+          });
+
+          const blockContext = out.dataSync() as Float32Array;
+          out.dispose();
+          for (let t = start; t < end; t++) {
+            const source = (t - start) * group * d;
+            context.set(blockContext.subarray(source, source + group * d), ((b * seqLen + t) * heads + kvHead * group) * d);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const mask of masks) mask.dispose();
+  }
+  return context;
 }
 
 function capture(onInput: InputCapture | undefined, group: string, x: Tensor, tokens: number): void {
@@ -168,46 +298,17 @@ export function forwardBlock(tf: TF, spec: BlockSpec, weights: BlockTensors, x: 
     throw new Error(`Block input has ${tokens} tokens, which is not a multiple of seqLen ${seqLen}.`);
   }
   const batch = tokens / seqLen;
-  const { heads, kvHeads, headDim } = spec;
+  const { heads, headDim } = spec;
   return tf.tidy(() => {
     // Attention.
     const h = spec.normPlacement === 'pre' ? applyNorm(tf, x, weights.attentionNorm, spec.norm, spec.normEps) : x;
     capture(onInput, INPUT_GROUPS.attentionInput, h, tokens);
-    let q = tf.reshape(applyLinear(tf, h, weights.q), [batch, seqLen, heads, headDim]);
-    let k = tf.reshape(applyLinear(tf, h, weights.k), [batch, seqLen, kvHeads, headDim]);
-    const v = applyLinear(tf, h, weights.v);
-    if (spec.rope) {
-      q = applyRope(tf, q, spec, seqLen);
-      k = applyRope(tf, k, spec, seqLen);
-    }
-    // Query head h reads kv head floor(h / G), G = H / K. Ordering the queries as [B, K, G * T, d]
-    // lets each kv head serve its G query heads in one matmul, with no copy of k and v.
-    // The query is scaled by d^-0.5 before the product, as OPT does (Llama scales the scores instead).
-    const group = heads / kvHeads;
-    const scaledQ = tf.mul(q, 1 / Math.sqrt(headDim));
-    const qGrouped = tf.reshape(
-      tf.transpose(tf.reshape(scaledQ, [batch, seqLen, kvHeads, group, headDim]), [0, 2, 3, 1, 4]),
-      [batch * kvHeads, group * seqLen, headDim],
-    );
-    // Keys as Kᵀ [B * K, d, T], so that the score matmul needs no transposeB.
-    const keysT = tf.transpose(k, [0, 2, 3, 1]);
-    const values = tf.transpose(tf.reshape(v, [batch, seqLen, kvHeads, headDim]), [0, 2, 1, 3]);
-    const slices = batch * kvHeads;
-    const querySlices = splitRows(tf, qGrouped, slices, [group * seqLen, headDim]);
-    const keySlices = splitRows(tf, keysT, slices, [headDim, seqLen]);
-    const valueSlices = splitRows(tf, values, slices, [seqLen, headDim]);
-
-    // One (sequence, kv head) at a time: 2-D matmuls run several times faster than batched
-    // ones on the wasm backend, and each [G * T, T] score matrix stays in cache.
-    const mask = tf.tensor2d(groupedMask(seqLen, group, spec.slidingWindow), [group * seqLen, seqLen]);
-    const contexts = querySlices.map((query, i) => {
-      const scores = tf.add(tf.matMul(query, keySlices[i]!), mask);
-      return tf.matMul(tf.softmax(scores), valueSlices[i]!);
-    });
-    const context = tf.concat(contexts, 0);
-    // [B * K, G * T, d] is [B, H, T, d]; move heads next to d: [B, T, H, d] → [N, H * d].
-    const attention = tf.reshape(tf.transpose(tf.reshape(context, [batch, heads, seqLen, headDim]), [0, 2, 1, 3]), [tokens, heads * headDim]);
-    capture(onInput, INPUT_GROUPS.attentionOutput, attention, tokens);
+    const q = applyLinear(tf, h, weights.q).dataSync() as Float32Array;
+    const k = applyLinear(tf, h, weights.k).dataSync() as Float32Array;
+    const v = applyLinear(tf, h, weights.v).dataSync() as Float32Array;
+    const context = attend(tf, spec, q, k, v, batch, seqLen);
+    const attention = tf.tensor2d(context, [tokens, heads * headDim]);
+    if (onInput) onInput(INPUT_GROUPS.attentionOutput, context, tokens);
     let residual = tf.add(x, applyLinear(tf, attention, weights.o));
     if (spec.normPlacement === 'post') residual = applyNorm(tf, residual, weights.attentionNorm, spec.norm, spec.normEps);
 
