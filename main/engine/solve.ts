@@ -7,7 +7,7 @@
  */
 import { moduleLogger } from '../log.js';
 import { ALPS_DEFAULTS, SPARSEGPT_DEFAULTS } from './defaults.js';
-import { relativeError } from './linalg/relative-error.js';
+import { relativeError, relativeErrorWithMatMul } from './linalg/relative-error.js';
 import { checkCancelled } from './linalg/steps.js';
 import type { Tf } from './linalg/tensor.js';
 import { prepareAlps, solveAlpsLayer, type AlpsPreparation } from './solvers/alps.js';
@@ -86,7 +86,7 @@ export async function solveGroup(tf: Tf, group: LayerGroup, options: SolveOption
           throw new InvalidInputError(`Method "${String(method)}" is unknown: use alps, sparsegpt, wanda or magnitude.`);
       }
       const solveSeconds = (performance.now() - start) / 1000;
-      const error = timer.time('relative error', () => relativeError(layer.W, W, H, layer.rows, cols));
+      const error = timer.time('relative error', () => relativeErrorWithMatMul(tf, layer.W, W, H, layer.rows, cols));
 
       let zeros = 0;
       for (let t = 0; t < W.length; t++) if (W[t] === 0) zeros++;

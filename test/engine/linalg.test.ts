@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blockedCholeskySteps, blockedUpperCholeskyOfInverseSteps } from '../../main/engine/linalg/blocked-cholesky.js';
 import { upperCholeskyOfInverse } from '../../main/engine/linalg/cholesky.js';
-import { relativeError } from '../../main/engine/linalg/relative-error.js';
+import { relativeError, relativeErrorWithMatMul } from '../../main/engine/linalg/relative-error.js';
 import { markSmallest, markSmallestInGroup, selectBySampling, selectInPlace, selectWithRank } from '../../main/engine/linalg/select.js';
 import { runToEnd } from '../../main/engine/linalg/steps.js';
 import { multiply, multiplyInSlices, toTensor } from '../../main/engine/linalg/tensor.js';
@@ -352,6 +352,35 @@ describe('relativeError', () => {
 
   it('rejects mismatched sizes', () => {
     expect(() => relativeError(new Float32Array(6), new Float32Array(6), new Float32Array(4), 2, 3)).toThrow(/expected W/);
+  });
+});
+
+describe('relativeErrorWithMatMul', () => {
+  const rows = 6;
+  const cols = 20;
+  const H = randomSpd(cols, 21);
+  const next = random(22);
+  const W = Float32Array.from({ length: rows * cols }, () => next() - 0.5);
+  const What = W.map((value, t) => (t % 3 === 0 ? 0 : value));
+
+  it('matches the float64 form', () => {
+    const before = tf.memory().numTensors;
+    const error = relativeErrorWithMatMul(tf, W, What, H, rows, cols, 0);
+    expect(tf.memory().numTensors).toBe(before);
+    const expected = relativeError(W, What, H, rows, cols);
+    expect(Math.abs(error - expected) / expected).toBeLessThan(1e-5);
+  });
+
+  it('runs float64 below the threshold', () => {
+    expect(relativeErrorWithMatMul(tf, W, What, H, rows, cols)).toBe(relativeError(W, What, H, rows, cols));
+  });
+
+  it('is 0 for an unchanged matrix', () => {
+    expect(relativeErrorWithMatMul(tf, W, W, H, rows, cols, 0)).toBe(0);
+  });
+
+  it('rejects mismatched sizes', () => {
+    expect(() => relativeErrorWithMatMul(tf, W, What, new Float32Array(4), rows, cols, 0)).toThrow(/expected W/);
   });
 });
 
