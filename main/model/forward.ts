@@ -238,33 +238,39 @@ function attend(tf: TF, spec: BlockSpec, q: Float32Array, k: Float32Array, v: Fl
   const blocks = queryBlocks(seqLen, group, spec.slidingWindow);
   const masks = blocks.map((block) => tf.tensor2d(block.mask, [(block.end - block.start) * group, block.end]));
   const context = new Float32Array(batch * seqLen * heads * d);
+  const keys = new Float32Array(seqLen * d);
   const keysT = new Float32Array(d * seqLen);
+  const blockKeysT = new Float32Array(d * seqLen);
   const values = new Float32Array(seqLen * d);
   const queries = new Float32Array(seqLen * group * d);
-  const key = new Float32Array(d);
 
   try {
     for (let b = 0; b < batch; b++) {
       for (let kvHead = 0; kvHead < kvHeads; kvHead++) {
+        // Kᵀ [d, T], so that the score matmul needs no transposeB, V [T, d], and the queries [T * G, d].
+        for (let j = 0; j < seqLen; j++) {
+          copyHead(k, b * seqLen + j, kvHeads, kvHead, d, rope, j, 1, keys, j * d);
+          const row = ((b * seqLen + j) * kvHeads + kvHead) * d;
+          values.set(v.subarray(row, row + d), j * d);
+          for (let g = 0; g < group; g++) copyHead(q, b * seqLen + j, heads, kvHead * group + g, d, rope, j, scale, queries, (j * group + g) * d);
+        }
+        for (let c = 0; c < d; c++) {
+          for (let j = 0; j < seqLen; j++) keysT[c * seqLen + j] = keys[j * d + c]!;
+        }
+
         for (const [index, block] of blocks.entries()) {
           const { start, end } = block;
-          // Kᵀ [d, end], so that the score matmul needs no transposeB, and V [end, d].
-          for (let j = 0; j < end; j++) {
-            copyHead(k, b * seqLen + j, kvHeads, kvHead, d, rope, j, 1, key, 0);
-            for (let c = 0; c < d; c++) keysT[c * end + j] = key[c]!;
-            const row = ((b * seqLen + j) * kvHeads + kvHead) * d;
-            values.set(v.subarray(row, row + d), j * d);
+          let blockKeys = keysT;
+          if (end < seqLen) {
+            // The first `end` columns of Kᵀ.
+            for (let c = 0; c < d; c++) blockKeysT.set(keysT.subarray(c * seqLen, c * seqLen + end), c * end);
+            blockKeys = blockKeysT;
           }
-
           const rows = (end - start) * group;
-          for (let t = start; t < end; t++) {
-            for (let g = 0; g < group; g++) {
-              copyHead(q, b * seqLen + t, heads, kvHead * group + g, d, rope, t, scale, queries, ((t - start) * group + g) * d);
-            }
-          }
+          const queryOffset = start * group * d;
           const out = tf.tidy(() => {
-            const queryTensor = tf.tensor2d(queries.subarray(0, rows * d), [rows, d]);
-            const scores = tf.add(tf.matMul(queryTensor, tf.tensor2d(keysT.subarray(0, d * end), [d, end])), masks[index]!);
+            const queryTensor = tf.tensor2d(queries.subarray(queryOffset, queryOffset + rows * d), [rows, d]);
+            const scores = tf.add(tf.matMul(queryTensor, tf.tensor2d(blockKeys.subarray(0, d * end), [d, end])), masks[index]!);
             return tf.matMul(tf.softmax(scores), tf.tensor2d(values.subarray(0, end * d), [end, d]));
           });
 
