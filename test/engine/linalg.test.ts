@@ -311,6 +311,17 @@ describe('blocked Cholesky', () => {
     expect(runToEnd(blockedUpperCholeskyOfInverseSteps(tf, A, n, 8))).toEqual(upperCholeskyOfInverse(A, n));
   });
 
+  it('leaks no tensor when abandoned', () => {
+    const n = 60;
+    const A = randomSpd(n, 15);
+    const before = tf.memory().numTensors;
+    for (const stop of [3, 12, 25]) {
+      const steps = blockedUpperCholeskyOfInverseSteps(tf, A, n, 8);
+      for (let step = 0; step < stop; step++) expect(steps.next().done).toBe(false);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
+
   it('rejects an indefinite matrix in a later block', () => {
     const n = 40;
     const A = randomSpd(n, 14);

@@ -14,12 +14,19 @@ import type { Tf } from './tensor.js';
 export const CHOLESKY_BLOCK_SIZE = 256;
 
 /**
+ * Multiply-adds per product slice between yields: about 0.1 to 0.15 s at the
+ * 7e9 to 1e10 multiply-adds per second that the tfjs 4.22 wasm backend
+ * reached on one x86 server core (an estimate for other machines).
+ */
+const SLICE_MULTIPLY_ADDS = 1e9;
+
+/**
  * Returns U [n, n], upper triangular with a positive diagonal, such that
  * A⁻¹ = Uᵀ U, like {@link upperCholeskyOfInverseSteps} (same index reversal,
- * so U = J L⁻¹ J for J A J = L Lᵀ), with the Cholesky trailing updates and
- * the off-diagonal blocks of L⁻¹ computed as tfjs float32 products. `A` is
- * not modified. Yields after each block. Throws RangeError when A is not
- * positive definite.
+ * so U = J L⁻¹ J for J A J = L Lᵀ), with the Cholesky panels and trailing
+ * updates and the off-diagonal blocks of L⁻¹ computed as tfjs float32
+ * products. `A` is not modified. Yields after each block and each product
+ * slice. Throws RangeError when A is not positive definite.
  */
 export function* blockedUpperCholeskyOfInverseSteps(
   tf: Tf,
@@ -38,8 +45,9 @@ export function* blockedUpperCholeskyOfInverseSteps(
   const X = new Float64Array(n * n);
   yield* invertLowerSteps(tf, L, X, n, 0, n, blockSize);
 
-  // U[n-1-i][n-1-j] = X[i][j].
-  const U = new Float64Array(n * n);
+  // U[n-1-i][n-1-j] = X[i][j], stored over L, which is no longer needed.
+  const U = L;
+  U.fill(0);
   for (let i = 0; i < n; i++) {
     const rowX = i * n;
     const rowU = (n - 1 - i) * n + (n - 1);
@@ -52,9 +60,9 @@ export function* blockedUpperCholeskyOfInverseSteps(
  * Right-looking blocked Cholesky: overwrites the lower triangle of `A`
  * [n, n] with L (A = L Lᵀ) and zeroes the strict upper triangle. For each
  * block of columns k..e−1, the diagonal block is factored and inverted in
- * float64; then two float32 matMuls give the panel P = L[e:, k:e] =
- * A[e:, k:e] · L[k:e, k:e]⁻ᵀ and the trailing update A[e:, e:] −= P Pᵀ, with
- * both transposes stored explicitly.
+ * float64. Then float32 matMuls give the panel P = L[e:, k:e] =
+ * A[e:, k:e] · L[k:e, k:e]⁻ᵀ and the lower triangle of the trailing update
+ * A[e:, e:] −= P Pᵀ, with both transposes stored explicitly.
  */
 export function* blockedCholeskySteps(
   tf: Tf,
@@ -87,28 +95,41 @@ export function* blockedCholeskySteps(
       for (let j = 0; j <= i; j++) inverseT[j * width + i] = inverse[i * width + j];
     }
     const below = extract(A, n, e, k, rest, width);
-    const [panelTensor, productTensor] = tf.tidy(() => {
-      const panel = tf.matMul(tf.tensor2d(below, [rest, width], 'float32'), tf.tensor2d(inverseT, [width, width], 'float32'));
-      return [panel, tf.matMul(panel, tf.transpose(panel))];
-    });
-    try {
-      const panel = panelTensor.dataSync() as Float32Array;
-      for (let i = 0; i < rest; i++) {
-        const rowA = (e + i) * n + k;
-        for (let t = 0; t < width; t++) A[rowA + t] = panel[i * width + t];
+    const panel = multiply(tf, below, rest, width, inverseT, width);
+    const panelT = new Float32Array(width * rest);
+    for (let i = 0; i < rest; i++) {
+      const rowA = (e + i) * n + k;
+      for (let t = 0; t < width; t++) {
+        const value = panel[i * width + t];
+        A[rowA + t] = value;
+        panelT[t * rest + i] = value;
       }
-      const update = productTensor.dataSync() as Float32Array;
-      // Only the lower triangle of the trailing matrix is read later.
-      for (let i = 0; i < rest; i++) {
-        const rowA = (e + i) * n + e;
-        const rowUpdate = i * rest;
-        for (let j = 0; j <= i; j++) A[rowA + j] -= update[rowUpdate + j];
-      }
-    } finally {
-      panelTensor.dispose();
-      productTensor.dispose();
     }
-    yield;
+
+    // Only the lower triangle of the trailing matrix is read later, so each
+    // slice of rows r0..r1−1 (two blocks) needs columns 0..r1−1 of P Pᵀ.
+    // No tensor outlives a yield, so an abandoned generator leaks none.
+    for (let r0 = 0; r0 < rest; r0 += 2 * blockSize) {
+      const r1 = Math.min(r0 + 2 * blockSize, rest);
+      const product = tf.tidy(() =>
+        tf.matMul(
+          tf.tensor2d(panel.subarray(r0 * width, r1 * width), [r1 - r0, width], 'float32'),
+          tf.slice(tf.tensor2d(panelT, [width, rest], 'float32'), [0, 0], [width, r1]),
+        ),
+      );
+      try {
+        // Read before dispose, because some backends hand out their buffer.
+        const update = product.dataSync() as Float32Array;
+        for (let i = r0; i < r1; i++) {
+          const rowA = (e + i) * n + e;
+          const rowUpdate = (i - r0) * r1;
+          for (let j = 0; j <= i; j++) A[rowA + j] -= update[rowUpdate + j];
+        }
+      } finally {
+        product.dispose();
+      }
+      yield;
+    }
   }
   for (let i = 0; i < n; i++) A.fill(0, i * n + i + 1, (i + 1) * n);
 }
@@ -189,25 +210,52 @@ function* invertLowerSteps(
   yield* invertLowerSteps(tf, L, X, n, s, mid, blockSize);
   yield* invertLowerSteps(tf, L, X, n, mid, e, blockSize);
 
+  // X₂₁ = −X₂₂ T with T = L₂₁ X₁₁, both products in row slices.
   const first = mid - s;
   const second = e - mid;
-  const l21 = extract(L, n, mid, s, second, first);
   const x11 = extract(X, n, s, s, first, first);
-  const x22 = extract(X, n, mid, mid, second, second);
-  const product = tf.tidy(() => {
-    const right = tf.matMul(tf.tensor2d(l21, [second, first], 'float32'), tf.tensor2d(x11, [first, first], 'float32'));
-    return tf.matMul(tf.tensor2d(x22, [second, second], 'float32'), right);
-  });
+  const t = yield* multiplySteps(tf, extract(L, n, mid, s, second, first), second, first, x11, first);
+  const x21 = yield* multiplySteps(tf, extract(X, n, mid, mid, second, second), second, second, t, first);
+  for (let i = 0; i < second; i++) {
+    const rowX = (mid + i) * n + s;
+    for (let j = 0; j < first; j++) X[rowX + j] = -x21[i * first + j];
+  }
+}
+
+/**
+ * Returns left [rows, inner] · right [inner, cols] as float32, in slices of
+ * rows of about {@link SLICE_MULTIPLY_ADDS} each, yielding after each slice
+ * so that a cancellation can take effect during a large product. No tensor
+ * outlives a yield, so an abandoned generator leaks none.
+ */
+function* multiplySteps(
+  tf: Tf,
+  left: Float32Array,
+  rows: number,
+  inner: number,
+  right: Float32Array,
+  cols: number,
+): Generator<void, Float32Array> {
+  const sliceRows = Math.max(1, Math.floor(SLICE_MULTIPLY_ADDS / (inner * cols)));
+  const result = new Float32Array(rows * cols);
+  for (let start = 0; start < rows; start += sliceRows) {
+    const end = Math.min(rows, start + sliceRows);
+    result.set(multiply(tf, left.subarray(start * inner, end * inner), end - start, inner, right, cols), start * cols);
+    yield;
+  }
+  return result;
+}
+
+/** Returns left [rows, inner] · right [inner, cols] as a new Float32Array. */
+function multiply(tf: Tf, left: Float32Array, rows: number, inner: number, right: Float32Array, cols: number): Float32Array {
+  const product = tf.tidy(() =>
+    tf.matMul(tf.tensor2d(left, [rows, inner], 'float32'), tf.tensor2d(right, [inner, cols], 'float32')),
+  );
   try {
-    const x21 = product.dataSync() as Float32Array;
-    for (let i = 0; i < second; i++) {
-      const rowX = (mid + i) * n + s;
-      for (let j = 0; j < first; j++) X[rowX + j] = -x21[i * first + j];
-    }
+    return (product.dataSync() as Float32Array).slice();
   } finally {
     product.dispose();
   }
-  yield;
 }
 
 /** Returns the block M[row0 : row0 + rows, col0 : col0 + cols] as float32, row-major. */
