@@ -30,19 +30,31 @@ export function multiply(
 ): Float32Array {
   const product = tf.tidy(() => tf.matMul(tf.tensor2d(left, [rows, inner], 'float32'), right));
   try {
-    // Copy, because some backends hand out their internal buffer.
-    return (product.dataSync() as Float32Array).slice();
+    return readOwned(tf, product);
   } finally {
     product.dispose();
   }
 }
 
 /**
- * Multiply-adds per product slice in {@link multiplyInSlices}: about 0.1 s at
- * the 15 GFLOP/s that the wasm backend reached on one 2.4 GHz EPYC core (an
- * estimate for other machines).
+ * Backends whose readSync returns a fresh copy, which the caller may keep:
+ * wasm (tfjs 4.22) copies out of its heap, while cpu returns its own buffer.
  */
-const SLICE_MULTIPLY_ADDS = 1e9;
+const COPYING_BACKENDS = new Set(['wasm']);
+
+function readOwned(tf: Tf, tensor: tfCore.Tensor): Float32Array {
+  const values = tensor.dataSync() as Float32Array;
+  return COPYING_BACKENDS.has(tf.getBackend()) ? values : values.slice();
+}
+
+/**
+ * Multiply-adds per slice in {@link multiplyInSlices}, the work between two
+ * cancellation checks: an estimate of 0.4 s at 15 GFLOP/s and 0.75 s at
+ * 8 GFLOP/s, the wasm rates on one 2.4 GHz EPYC core when idle and when shared.
+ * Slices serve cancellation only, because the wasm matMul ran slices of 106
+ * and 768 rows of a [768, 3072] product at the same rate.
+ */
+export const SLICE_MULTIPLY_ADDS = 3e9;
 
 /**
  * Returns left · right like {@link multiply}, computed in slices of rows with
@@ -70,9 +82,18 @@ export async function multiplyInSlices(
   for (let start = 0; start < rows; start += sliceRows) {
     await checkCancelled(signal);
     const end = Math.min(rows, start + sliceRows);
-    let product = multiply(tf, left.subarray(start * inner, end * inner), end - start, inner, right);
-    if (transformSlice) product = transformSlice(product, end - start);
-    result.set(product, start * cols);
+    const slice = left.subarray(start * inner, end * inner);
+    if (transformSlice) {
+      result.set(transformSlice(multiply(tf, slice, end - start, inner, right), end - start), start * cols);
+    } else {
+      // Copy the product straight into the result, with no intermediate copy on any backend.
+      const product = tf.tidy(() => tf.matMul(tf.tensor2d(slice, [end - start, inner], 'float32'), right));
+      try {
+        result.set(product.dataSync() as Float32Array, start * cols);
+      } finally {
+        product.dispose();
+      }
+    }
   }
   return result;
 }

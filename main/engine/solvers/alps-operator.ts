@@ -17,7 +17,7 @@ import {
   solveShiftedTridiagonalRows,
   type Tridiagonalization,
 } from '../linalg/tridiagonal.js';
-import { multiply, multiplyInSlices, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
+import { SLICE_MULTIPLY_ADDS, multiply, multiplyInSlices, toTensor, type Tensor2D, type Tf } from '../linalg/tensor.js';
 import type { StepTimer } from './timer.js';
 
 export type InverseStrategy = 'sandwich' | 'explicit';
@@ -77,11 +77,21 @@ export class ShiftedInverse {
       return this.timer.timeAsync('admm matmul', () => multiplyInSlices(this.tf, R, rows, n, inverse, signal));
     }
     // Each slice of rows goes through R Q, the row-wise tridiagonal solve and · Qᵀ.
+    // That is two products per slice, so slices are half the usual size.
     return this.timer.timeAsync('admm matmul', () =>
-      multiplyInSlices(this.tf, R, rows, n, this.q, signal, (rotated, sliceRows) => {
-        solveShiftedTridiagonalRows(factor, rotated, sliceRows);
-        return multiply(this.tf, rotated, sliceRows, n, this.qTransposed);
-      }),
+      multiplyInSlices(
+        this.tf,
+        R,
+        rows,
+        n,
+        this.q,
+        signal,
+        (rotated, sliceRows) => {
+          solveShiftedTridiagonalRows(factor, rotated, sliceRows);
+          return multiply(this.tf, rotated, sliceRows, n, this.qTransposed);
+        },
+        SLICE_MULTIPLY_ADDS / 2,
+      ),
     );
   }
 
