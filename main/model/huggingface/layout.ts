@@ -70,6 +70,31 @@ function parameterCount(layout: Omit<ModelLayout, 'summary'>, blocks: number): n
 }
 
 /** Lists every tensor a layout reads, for up-front shape checks. */
+/** Adds the model summary, which is built the same way for every architecture. */
+function withSummary(
+  rest: Omit<ModelLayout, 'summary'>,
+  folder: string,
+  config: HuggingFaceConfig,
+  hidden: number,
+  dtype: string,
+): ModelLayout {
+  return {
+    ...rest,
+    summary: {
+      format: 'huggingface',
+      architecture: config.architecture,
+      path: folder,
+      hidden,
+      blocks: config.layers,
+      vocabSize: config.vocabSize,
+      dtype,
+      parameters: parameterCount(rest, config.layers),
+      maxSequenceLength: config.maxPositions,
+      bosTokenId: config.bosTokenId,
+    },
+  };
+}
+
 export function layoutTensors(layout: ModelLayout): TensorRef[] {
   const out: TensorRef[] = [];
   const addAffine = (a: AffineRef | null): void => {
@@ -130,21 +155,7 @@ function llamaFamilyLayout(folder: string, config: LlamaFamilyConfig, stored: St
     projectOut: null,
     classifier: classifierRef(config, stored, embedding, folder),
   };
-  return {
-    ...rest,
-    summary: {
-      format: 'huggingface',
-      architecture: config.architecture,
-      path: folder,
-      hidden,
-      blocks: config.layers,
-      vocabSize: config.vocabSize,
-      dtype: stored.info(embedding.name).dtype,
-      parameters: parameterCount(rest, config.layers),
-      maxSequenceLength: config.maxPositions,
-      bosTokenId: config.bosTokenId,
-    },
-  };
+  return withSummary(rest, folder, config, hidden, stored.info(embedding.name).dtype);
 }
 
 function optLayout(folder: string, config: OptConfig, stored: StoredTensors): ModelLayout {
@@ -191,21 +202,7 @@ function optLayout(folder: string, config: OptConfig, stored: StoredTensors): Mo
     projectOut: projected ? ref('model.decoder.project_out.weight', [embedDim, hidden]) : null,
     classifier: classifierRef(config, stored, embedding, folder),
   };
-  return {
-    ...rest,
-    summary: {
-      format: 'huggingface',
-      architecture: config.architecture,
-      path: folder,
-      hidden,
-      blocks: config.layers,
-      vocabSize: config.vocabSize,
-      dtype: stored.info(embedding.name).dtype,
-      parameters: parameterCount(rest, config.layers),
-      maxSequenceLength: config.maxPositions,
-      bosTokenId: config.bosTokenId,
-    },
-  };
+  return withSummary(rest, folder, config, hidden, stored.info(embedding.name).dtype);
 }
 
 /** Builds the layout of a Hugging Face model from its config and stored tensor names. */
